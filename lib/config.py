@@ -1,0 +1,104 @@
+"""Every experiment's settings, in one place.
+
+The environment variable ``BOOK_PROFILE`` selects the sizes:
+
+* ``full`` (the default): the homework's real settings;
+* ``quick``: small sizes that keep the whole test suite (nbval included) to a few minutes on
+  two CPU cores. pytest selects it for itself (see the repository's ``conftest.py``).
+
+Each experiment has one frozen dataclass whose field defaults are the ``full`` settings and whose
+:meth:`for_profile` returns the instance for a profile. Paths to data and results also live here.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+PROFILES = ("quick", "full")
+DEFAULT_PROFILE = "full"
+
+
+def active_profile(profile: str | None = None) -> str:
+    """Return the profile to use: ``profile`` if given, else ``$BOOK_PROFILE``, else ``full``."""
+    name = profile if profile is not None else os.environ.get("BOOK_PROFILE", DEFAULT_PROFILE)
+    name = name.strip().lower() or DEFAULT_PROFILE
+    if name not in PROFILES:
+        raise ValueError(f"BOOK_PROFILE must be one of {PROFILES}, got {name!r}")
+    return name
+
+
+def repo_root() -> Path:
+    """The repository's top folder (the package is installed in editable mode)."""
+    return Path(__file__).resolve().parents[1]
+
+
+def data_root() -> Path:
+    """Folder holding ``MNIST/raw``: ``$DATA_DIR`` if set, else ``data/`` in the repository."""
+    return Path(os.environ.get("DATA_DIR") or repo_root() / "data")
+
+
+def results_root() -> Path:
+    """Folder where long experiments store finished runs: ``$RESULTS_DIR`` or ``results/``."""
+    return Path(os.environ.get("RESULTS_DIR") or repo_root() / "results")
+
+
+class _Profiled:
+    """Mixin: ``for_profile`` applies the profile's overrides to the ``full`` defaults."""
+
+    QUICK: dict = {}
+
+    @classmethod
+    def for_profile(cls, profile: str | None = None, **overrides):
+        name = active_profile(profile)
+        fields = dict(cls.QUICK) if name == "quick" else {}
+        fields.update(overrides)
+        return cls(**fields)
+
+    def replace(self, **changes):
+        return dataclasses.replace(self, **changes)
+
+
+@dataclass(frozen=True)
+class GANConfig(_Profiled):
+    """One WGAN training run on a mixture of Gaussians (homework §1.2).
+
+    Defaults are the course's base code (batch 200, Adam lr 1e-3 with betas (0, 0.9), hidden
+    width 100, clipping constant 1e-2, seed 1, one generator step every 5 critic steps), except
+    ``iterations``, which the base code set too low for the targets to be learnt.
+    """
+
+    target: str = "two_gaussians"  # name of a target in lib.gan_targets
+    lipschitz: str = "spectral_normalisation"  # how the critic is kept Lipschitz
+    iterations: int = 20_000  # critic steps; the generator steps on every n_critic-th
+    n_critic: int = 5  # generator step when k mod n_critic == 0
+    batch_size: int = 200
+    lr: float = 1e-3
+    betas: tuple[float, float] = (0.0, 0.9)
+    noise_dim: int = 2
+    hidden_dim: int = 100
+    clip: float = 1e-2  # weight-clipping constant c
+    gp_weight: float = 10.0  # gradient-penalty weight (Gulrajani et al. 2017)
+    sr_weight: float = 1e-2  # spectral-norm regularisation weight
+    seed: int = 1
+    snapshot_every: int = 1_000  # iterations between recorded metrics and samples
+
+    QUICK = {"iterations": 600, "snapshot_every": 200}
+
+
+@dataclass(frozen=True)
+class OptimizerGridConfig(_Profiled):
+    """The MNIST benchmark of homework §2: every optimizer × learning rate × seed."""
+
+    optimizers: tuple[str, ...] = ("SGD", "MomentumSGD", "RMSProp", "AMSGrad", "Adagrad", "Adam")
+    learning_rates: tuple[float, ...] = (0.5, 1e-2, 1e-5)
+    seeds: tuple[int, ...] = (0, 1, 2)
+    epochs: int = 15
+    batch_size: int = 100
+    hidden_dim: int = 256
+    train_size: int | None = None  # None: all 60,000 training images
+    test_size: int | None = None  # None: all 10,000 test images
+
+    QUICK = {"epochs": 2, "seeds": (0,), "train_size": 6_000, "test_size": 2_000}
