@@ -79,13 +79,17 @@ class GANConfig(_Profiled):
     betas: tuple[float, float] = (0.0, 0.9)
     noise_dim: int = 2
     hidden_dim: int = 100
+    critic_hidden_dim: int | None = None  # critic width; None: hidden_dim, as in the base code
+    lr_decay: bool = False  # True: both learning rates decay linearly to zero over the run
     clip: float = 1e-2  # weight-clipping constant c
     gp_weight: float = 10.0  # gradient-penalty weight (Gulrajani et al. 2017)
     sr_weight: float = 1e-2  # spectral-norm regularisation weight
     seed: int = 1
     snapshot_every: int = 1_000  # iterations between recorded metrics and samples
+    eval_samples: int = 2_000  # generated and target samples behind each snapshot's metrics
+    num_threads: int = 1  # torch threads: one is fastest for these tiny networks
 
-    QUICK = {"iterations": 600, "snapshot_every": 200}
+    QUICK = {"iterations": 600, "snapshot_every": 200, "eval_samples": 500}
 
 
 @dataclass(frozen=True)
@@ -100,5 +104,6 @@ class OptimizerGridConfig(_Profiled):
     hidden_dim: int = 256
     train_size: int | None = None  # None: all 60,000 training images
     test_size: int | None = None  # None: all 10,000 test images
+    trace_points_per_epoch: int = 10  # training-loss points recorded per epoch (for the curves)
 
     QUICK = {"epochs": 2, "seeds": (0,), "train_size": 6_000, "test_size": 2_000}

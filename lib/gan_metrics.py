@@ -1,0 +1,102 @@
+"""How good is a generator on a mixture of Gaussians, and how Lipschitz is a critic.
+
+* Mode metrics of PacGAN (Lin et al. 2018) and VEEGAN (Srivastava et al. 2017): every generated
+  sample is assigned to its nearest mode centre; it is *high-quality* if it lies within three
+  standard deviations (Euclidean distance ≤ 3·std) of that centre; a mode is *covered* if at least
+  one high-quality sample is assigned to it.
+* The exact Wasserstein-1 distance between two equal-size samples (an optimal assignment, solved
+  with POT's network simplex ``ot.emd2``; Flamary et al. 2021).
+* The critic's Lipschitz constant on a box: the largest gradient norm over a fine grid (the critic
+  is piecewise linear, so the gradient is piecewise constant and a fine grid finds its maximum on
+  the region the samples live in).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import ot
+import torch
+
+from lib.gan_networks import check_input
+
+HIGH_QUALITY_STDS = 3.0  # a sample is high-quality within this many std of its nearest mode
+
+
+@dataclass(frozen=True)
+class ModeMetrics:
+    """Mode coverage of a set of samples."""
+
+    modes_covered: int  # modes with at least one high-quality sample
+    n_modes: int
+    high_quality: float  # share of samples within 3 std of their nearest mode, in [0, 1]
+    counts: np.ndarray  # high-quality samples per mode
+
+
+def nearest_modes(samples: torch.Tensor, means: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Index of each sample's nearest mode centre and the distance to it."""
+    check_input(samples, means.shape[1], "samples")
+    distances = torch.cdist(samples, means)
+    dist, index = distances.min(dim=1)
+    return index, dist
+
+
+def mode_metrics(samples: torch.Tensor, means: torch.Tensor, std: float) -> ModeMetrics:
+    """Modes covered and share of high-quality samples (PacGAN / VEEGAN definitions)."""
+    if not std > 0:
+        raise ValueError(f"std must be positive, got {std!r}")
+    index, dist = nearest_modes(samples, means)
+    good = dist <= HIGH_QUALITY_STDS * std
+    counts = torch.bincount(index[good], minlength=means.shape[0]).numpy()
+    share = float(good.float().mean()) if len(samples) else float("nan")
+    return ModeMetrics(int((counts > 0).sum()), int(means.shape[0]), share, counts)
+
+
+def wasserstein1(x: torch.Tensor, y: torch.Tensor) -> float:
+    """Exact W1 between the empirical measures of ``x`` and ``y`` (uniform weights, Euclidean cost)."""
+    if x.ndim != 2 or y.ndim != 2 or x.shape[1] != y.shape[1]:
+        raise ValueError(f"x and y must be (n, dim) and (m, dim), got {tuple(x.shape)} and {tuple(y.shape)}")
+    xs = x.detach().double().numpy()
+    ys = y.detach().double().numpy()
+    if not (np.isfinite(xs).all() and np.isfinite(ys).all()):
+        return float("nan")
+    cost = ot.dist(xs, ys, metric="euclidean")
+    a = np.full(len(xs), 1.0 / len(xs))
+    b = np.full(len(ys), 1.0 / len(ys))
+    return float(ot.emd2(a, b, cost, numItermax=1_000_000))
+
+
+def plane_grid(box: tuple[float, float, float, float], resolution: int) -> torch.Tensor:
+    """``resolution``² points covering ``box = (xmin, xmax, ymin, ymax)``, shape (resolution², 2)."""
+    xmin, xmax, ymin, ymax = box
+    if not (xmax > xmin and ymax > ymin):
+        raise ValueError(f"box must satisfy xmin < xmax and ymin < ymax, got {box}")
+    if isinstance(resolution, bool) or not isinstance(resolution, int) or resolution < 2:
+        raise ValueError(f"resolution must be an integer ≥ 2, got {resolution!r}")
+    xs = torch.linspace(xmin, xmax, resolution)
+    ys = torch.linspace(ymin, ymax, resolution)
+    gx, gy = torch.meshgrid(xs, ys, indexing="xy")
+    return torch.stack([gx.reshape(-1), gy.reshape(-1)], dim=1)
+
+
+def critic_gradient_norms(critic: torch.nn.Module, points: torch.Tensor) -> torch.Tensor:
+    """‖∇d(a)‖ at every row of ``points``."""
+    points = points.detach().clone().requires_grad_(True)
+    (grad,) = torch.autograd.grad(critic(points).sum(), points)
+    return grad.norm(dim=1)
+
+
+def lipschitz_estimate(
+    critic: torch.nn.Module, box: tuple[float, float, float, float], resolution: int = 200
+) -> float:
+    """Largest gradient norm of the critic over a ``resolution`` × ``resolution`` grid of ``box``."""
+    return float(critic_gradient_norms(critic, plane_grid(box, resolution)).max())
+
+
+def sample_box(*samples: torch.Tensor, margin: float = 0.5) -> tuple[float, float, float, float]:
+    """The smallest axis-aligned box holding every finite sample, widened by ``margin``."""
+    points = torch.cat([s.detach() for s in samples])
+    points = points[torch.isfinite(points).all(dim=1)]
+    lo, hi = points.min(dim=0).values - margin, points.max(dim=0).values + margin
+    return (float(lo[0]), float(hi[0]), float(lo[1]), float(hi[1]))
