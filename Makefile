@@ -12,10 +12,13 @@ else
 endif
 PYTHON := $(BIN)python
 STAMP := $(ENV_DIR)/.minimax-gan-optimizers-installed
+KERNEL := minimax-gan-optimizers
+MATHJAX := book/_static/mathjax/tex-svg.js
+MATHJAX_VERSION := 3
 TEX_PACKAGES := texlive-latex-recommended texlive-latex-extra texlive-fonts-recommended texlive-xetex latexmk fonts-freefont-otf tex-gyre
 JB_FLAGS ?= -W --keep-going
 
-.PHONY: help setup book html pdf test lab clean
+.PHONY: help setup book html pdf test lab clean submission
 
 help:
 	@echo "make book   build the report: HTML (book/_build/html) and PDF (book/_build/latex)"
@@ -23,14 +26,23 @@ help:
 	@echo "make lab    JupyterLab on book/"
 	@echo "make html | make pdf | make clean"
 
-setup: $(STAMP)
+setup: $(STAMP) $(MATHJAX)
 
 $(STAMP): pyproject.toml
 	@if [ -z "$(ACTIVE_ENV)" ] && [ ! -x "$(ENV_DIR)/bin/python" ]; then \
 	  echo "No active environment: creating .venv"; python3 -m venv "$(ENV_DIR)"; fi
 	$(PYTHON) -m pip install --upgrade pip
 	$(PYTHON) -m pip install -e ".[book,test]"
+	$(PYTHON) -m ipykernel install --sys-prefix --name $(KERNEL) --display-name "Python ($(KERNEL))"
 	@touch "$@"
+
+# MathJax served from the book itself, so that the HTML typesets its math with no network.
+$(MATHJAX):
+	@command -v npm >/dev/null || { echo "npm is needed once to fetch MathJax for the offline HTML book (Debian: apt-get install npm)"; exit 1; }
+	@tmp=$$(mktemp -d) && (cd "$$tmp" && npm pack --silent mathjax@$(MATHJAX_VERSION) >/dev/null) \
+	  && tar -xzf "$$tmp"/mathjax-*.tgz -C "$$tmp" && mkdir -p $(@D) \
+	  && cp "$$tmp"/package/es5/tex-svg.js "$$tmp"/package/LICENSE $(@D)/ && rm -rf "$$tmp"
+	@echo "MathJax $(MATHJAX_VERSION) copied to $(@D)"
 
 book: html pdf
 
@@ -50,7 +62,7 @@ test: setup
 	$(BIN)pytest
 
 lab: setup
-	$(BIN)jupyter lab book/
+	$(BIN)jupyter lab --notebook-dir=book
 
 clean:
 	rm -rf book/_build dist .pytest_cache
