@@ -24,6 +24,7 @@ help:
 	@echo "make book   build the report: HTML (book/_build/html) and PDF (book/_build/latex)"
 	@echo "make test   unit tests and every notebook under nbval (quick profile)"
 	@echo "make lab    JupyterLab on book/"
+	@echo "make submission   the homework's ZIP (PDF + code) in dist/"
 	@echo "make html | make pdf | make clean"
 
 setup: $(STAMP) $(MATHJAX)
@@ -63,6 +64,10 @@ test: setup
 
 lab: setup
 	$(BIN)jupyter lab --notebook-dir=book
+
+submission: setup
+	@ls book/_build/latex/*.pdf >/dev/null 2>&1 || $(MAKE) pdf
+	$(PYTHON) -m lib.submission
 
 clean:
 	rm -rf book/_build dist .pytest_cache
