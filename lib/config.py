@@ -105,5 +105,6 @@ class OptimizerGridConfig(_Profiled):
     train_size: int | None = None  # None: all 60,000 training images
     test_size: int | None = None  # None: all 10,000 test images
     trace_points_per_epoch: int = 10  # training-loss points recorded per epoch (for the curves)
+    workers: int = 2  # runs trained at once, one single-threaded process each (1: in-process)
 
-    QUICK = {"epochs": 2, "seeds": (0,), "train_size": 6_000, "test_size": 2_000}
+    QUICK = {"epochs": 2, "seeds": (0,), "train_size": 6_000, "test_size": 2_000, "workers": 1}

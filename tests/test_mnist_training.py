@@ -1,0 +1,176 @@
+"""Training loop, divergence handling and the resumable results store of the MNIST grid."""
+
+import json
+import math
+
+import pytest
+import torch
+
+from lib import mnist_training
+from lib.config import OptimizerGridConfig
+from lib.mnist import IMAGE_PIXELS, TensorDataset
+from lib.mnist_training import (RunResult, evaluate, grid_runs, load_run, make_mlp,
+                                make_optimizer, results_dir, run_grid, run_path, save_run,
+                                train_epoch, train_run)
+
+
+def _blobs(n, seed=0):
+    """A separable 10-class problem with MNIST's shapes: class k lights up pixel block k."""
+    generator = torch.Generator().manual_seed(seed)
+    labels = torch.randint(0, 10, (n,), generator=generator)
+    images = 0.2 * torch.rand(n, IMAGE_PIXELS, generator=generator)
+    for k in range(10):
+        images[labels == k, 70 * k:70 * k + 70] += 0.8
+    return TensorDataset(images.clamp_(0, 1), labels)
+
+
+TINY = OptimizerGridConfig(optimizers=("SGD", "Adam"), learning_rates=(0.1, 1e-3), seeds=(0, 1),
+                           epochs=2, batch_size=50, hidden_dim=32, train_size=300,
+                           test_size=100, trace_points_per_epoch=3, workers=1)
+
+
+def test_mlp_shapes_and_parameter_count():
+    model = make_mlp(256)
+    assert model(torch.zeros(7, IMAGE_PIXELS)).shape == (7, 10)
+    assert sum(p.numel() for p in model.parameters()) == 784 * 256 + 256 + 256 * 256 + 256 + 2570
+    with pytest.raises(ValueError, match="hidden_dim must be a positive integer, got 0"):
+        make_mlp(0)
+
+
+def test_make_optimizer_refuses_unknown_names():
+    with pytest.raises(ValueError, match="name must be one of"):
+        make_optimizer("LBFGS", make_mlp(4).parameters(), 0.1)
+
+
+def test_training_learns_a_separable_problem():
+    data = _blobs(500)
+    torch.manual_seed(0)
+    model = make_mlp(32)
+    optimizer = make_optimizer("MomentumSGD", model.parameters(), 0.05)
+    generator = torch.Generator().manual_seed(0)
+    first = train_epoch(model, optimizer, data, 50, generator, trace_points=5)
+    for _ in range(3):
+        last = train_epoch(model, optimizer, data, 50, generator)
+    assert len(first.loss_trace) == 5 and not first.diverged
+    assert last.loss < first.loss and evaluate(model, _blobs(200, seed=1))[1] > 0.95
+
+
+def test_batches_follow_the_generator():
+    data = _blobs(120)
+    losses = []
+    for _ in range(2):
+        torch.manual_seed(0)
+        model = make_mlp(8)
+        stats = train_epoch(model, make_optimizer("SGD", model.parameters(), 0.1), data, 25,
+                            torch.Generator().manual_seed(3), trace_points=5)
+        losses.append(stats.loss_trace)
+    assert losses[0] == losses[1]  # 120 / 25: five batches, the last one partial
+
+
+def test_non_finite_loss_ends_the_run_as_diverged():
+    train = _blobs(200)
+    train.images[:] = math.nan  # the very first loss is NaN
+    result = train_run("Adam", 1e-3, 0, train, _blobs(50), TINY)
+    assert result.diverged and result.diverged_epoch == 1
+    assert result.test_accuracy == [] and result.loss_trace == []
+    assert math.isnan(result.final_test_accuracy)
+
+
+def test_divergence_in_a_later_epoch_keeps_the_finished_epochs(monkeypatch):
+    """Weights set to infinity by the 7th step: the 8th loss (epoch 2, batch 4 of 4) is NaN."""
+
+    class Poisoning(torch.optim.SGD):
+        def step(self, closure=None):
+            super().step(closure)
+            self.steps = getattr(self, "steps", 0) + 1
+            if self.steps == 7:
+                with torch.no_grad():
+                    for p in self.param_groups[0]["params"]:
+                        p.fill_(math.inf)
+
+    monkeypatch.setattr(mnist_training, "make_optimizer",
+                        lambda name, params, lr: Poisoning(params, lr=lr))
+    result = train_run("SGD", 0.1, 0, _blobs(200), _blobs(50), TINY)
+    assert result.diverged_epoch == 2 and len(result.test_accuracy) == 1
+    assert len(result.loss_trace) == 3 + 2  # epoch 1's slices, then slices ending at batches 2, 3
+
+
+def _without_times(results):
+    return [{k: v for k, v in r.to_json().items() if k != "epoch_time"} for r in results]
+
+
+def test_same_seed_same_run_and_history_lengths():
+    a = train_run("SGD", 0.1, 0, _blobs(300), _blobs(100), TINY)
+    b = train_run("SGD", 0.1, 0, _blobs(300), _blobs(100), TINY)
+    assert _without_times([a]) == _without_times([b]) and not a.diverged
+    assert len(a.train_loss) == len(a.test_accuracy) == len(a.epoch_time) == TINY.epochs
+    assert len(a.loss_trace) == TINY.epochs * TINY.trace_points_per_epoch
+
+
+def test_save_and_load_round_trip_and_settings_check(tmp_path):
+    result = train_run("SGD", 0.1, 0, _blobs(300), _blobs(100), TINY)
+    path = run_path(tmp_path, "SGD", 0.1, 0)
+    save_run(result, path)
+    assert path.name == "SGD_lr0.1_seed0.json"
+    assert [p.name for p in tmp_path.iterdir()] == [path.name]  # no temporary file left
+    assert load_run(path, TINY) == result
+    assert load_run(path, TINY.replace(epochs=3)) is None  # other settings: not this run
+    assert load_run(tmp_path / "missing.json", TINY) is None
+    path.write_text("{ truncated")
+    assert load_run(path, TINY) is None
+
+
+def test_results_folders_separate_settings_but_not_the_grid_lists(tmp_path):
+    assert results_dir(TINY, tmp_path) != results_dir(TINY.replace(epochs=3), tmp_path)
+    assert results_dir(TINY, tmp_path) == results_dir(TINY.replace(seeds=(5,)), tmp_path)
+    assert results_dir(TINY, tmp_path).parent == tmp_path / "optimizers"
+    quick, full = OptimizerGridConfig.for_profile("quick"), OptimizerGridConfig.for_profile("full")
+    assert results_dir(quick, tmp_path) != results_dir(full, tmp_path)
+
+
+def test_grid_refuses_unknown_optimizers():
+    with pytest.raises(ValueError, match="optimizers must be names from"):
+        grid_runs(TINY.replace(optimizers=("SGD", "Nesterov")))
+
+
+@pytest.fixture
+def blob_mnist(monkeypatch):
+    """Replace MNIST by the blob problem inside run_grid and count how often it is loaded."""
+    calls = []
+
+    def fake_load(train, size=None):
+        calls.append(train)
+        return _blobs(size, seed=0 if train else 1)
+
+    monkeypatch.setattr(mnist_training, "load_mnist", fake_load)
+    return calls
+
+
+def test_grid_resumes_and_only_loads_when_everything_is_stored(tmp_path, blob_mnist,
+                                                               monkeypatch):
+    results = run_grid(TINY, tmp_path, progress=False)
+    assert [(r.optimizer, r.lr, r.seed) for r in results] == grid_runs(TINY)
+    folder = results_dir(TINY, tmp_path)
+    assert len(list(folder.glob("*_lr*_seed*.json"))) == 8
+    assert json.loads((folder / "settings.json").read_text())["epochs"] == 2
+    run_path(folder, "Adam", 1e-3, 1).unlink()  # an interrupted grid: one run missing
+    trained = []
+    real_train_run = mnist_training.train_run
+    monkeypatch.setattr(mnist_training, "train_run",
+                        lambda *args: trained.append(args[:3]) or real_train_run(*args))
+    again = run_grid(TINY, tmp_path, progress=False)
+    assert trained == [("Adam", 1e-3, 1)] and _without_times(again) == _without_times(results)
+    blob_mnist.clear()
+    assert run_grid(TINY, tmp_path, progress=False) == again and blob_mnist == []
+
+
+def test_parallel_workers_give_the_same_results(tmp_path, monkeypatch):
+    """Two single-threaded worker processes (spawned) reproduce the in-process runs."""
+    config = TINY.replace(optimizers=("AMSGrad",), learning_rates=(1e-3,), epochs=1)
+    train, test = _blobs(300), _blobs(100, seed=1)
+    monkeypatch.setattr(mnist_training, "load_mnist",
+                        lambda train=True, size=None, _data=(train, test): _data[0] if train else _data[1])
+    parallel = run_grid(config.replace(workers=2), tmp_path / "a", progress=False)
+    serial = run_grid(config, tmp_path / "b", progress=False)
+    strip = [(r.train_loss, r.test_accuracy, r.loss_trace) for r in parallel]
+    assert strip == [(r.train_loss, r.test_accuracy, r.loss_trace) for r in serial]
