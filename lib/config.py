@@ -108,3 +108,26 @@ class OptimizerGridConfig(_Profiled):
     workers: int = 2  # runs trained at once, one single-threaded process each (1: in-process)
 
     QUICK = {"epochs": 2, "seeds": (0,), "train_size": 6_000, "test_size": 2_000, "workers": 1}
+
+
+@dataclass(frozen=True)
+class BenchmarkConfig(_Profiled):
+    """How long the performance benchmarks measure (``python -m benchmarks``).
+
+    Every figure is a ratio of two timings taken side by side in the same process, each repeated
+    ``repeats`` times in alternation; the median is reported. The model and optimizer settings
+    come from :class:`OptimizerGridConfig` and :class:`GANConfig`; only the sizes live here.
+    """
+
+    threads: int = 1  # torch intra-op threads while measuring: the grid trains runs single-threaded
+    repeats: int = 3  # alternating repetitions of every timing (the median is kept)
+    epoch_train_size: int | None = None  # images per measured epoch; None: all 60,000
+    epoch_optimizer: str = "SGD"  # optimizer of both loops: the base code's (lib.optimizers name)
+    epoch_lr: float = 1e-2
+    matmul_size: int = 1024  # n of the n×n float32 matmul that measures peak throughput
+    optimizer_steps: int = 300  # optimizer steps per timing
+    gan_iterations: tuple[int, int] = (200, 1_000)  # two run lengths; their difference gives it/s
+    gan_eval_samples: int | None = None  # samples per snapshot; None: the homework's GANConfig
+
+    QUICK = {"repeats": 1, "epoch_train_size": 2_000, "matmul_size": 512, "optimizer_steps": 30,
+             "gan_iterations": (20, 60), "gan_eval_samples": 200}
