@@ -93,6 +93,47 @@ class GANConfig(_Profiled):
 
 
 @dataclass(frozen=True)
+class GANComparisonConfig(_Profiled):
+    """The four Lipschitz strategies side by side on the three targets (homework §1.2).
+
+    Each variant is a name and the :class:`GANConfig` fields it changes; every other field keeps
+    the base code's value. Runs are shorter than the chapter's main run so that the 36 runs of
+    the full profile fit the book's time budget.
+    """
+
+    variants: tuple = (
+        ("spectral_normalisation", (("lipschitz", "spectral_normalisation"),)),
+        ("spectral_regularisation", (("lipschitz", "spectral_regularisation"),)),
+        ("weight_clipping", (("lipschitz", "weight_clipping"),)),
+        ("gradient_penalty", (("lipschitz", "gradient_penalty"),)),
+        ("gradient_penalty_0.1", (("lipschitz", "gradient_penalty"), ("gp_weight", 0.1))),
+    )
+    targets: tuple[str, ...] = ("two_gaussians", "ring", "grid")
+    seeds: tuple[int, ...] = (1, 2, 3)
+    iterations: int = 4_000  # critic steps per run
+    eval_samples: int = 1_000  # samples behind each run's final metrics
+    workers: int = 2  # processes training runs in parallel
+    # What raises the share of high-quality samples: one change at a time on the ring.
+    ablation_target: str = "ring"
+    ablation_variants: tuple = (
+        ("spectral_normalisation", ()),
+        ("SN, learning rates decayed to 0", (("lr_decay", True),)),
+        ("SN, critic width 512", (("critic_hidden_dim", 512),)),
+        ("SN, batch 1000", (("batch_size", 1_000),)),
+        ("GP, weight 10", (("lipschitz", "gradient_penalty"),)),
+        ("GP, weight 1", (("lipschitz", "gradient_penalty"), ("gp_weight", 1.0))),
+        ("GP, weight 0.1", (("lipschitz", "gradient_penalty"), ("gp_weight", 0.1))),
+    )
+    ablation_iterations: int = 10_000
+    # The best variant, trained longer on the ring and the grid.
+    long_variant: tuple = (("lipschitz", "gradient_penalty"), ("gp_weight", 0.1))
+    long_iterations: int = 30_000
+
+    QUICK = {"seeds": (1,), "iterations": 200, "eval_samples": 500, "ablation_iterations": 200,
+             "long_iterations": 400}
+
+
+@dataclass(frozen=True)
 class OptimizerGridConfig(_Profiled):
     """The MNIST benchmark of homework §2: every optimizer × learning rate × seed."""
 

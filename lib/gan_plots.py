@@ -1,0 +1,124 @@
+"""Figures of the WGAN chapter: samples over training, the critic's level sets, the objective
+against the exact W1, the animation of training and the side-by-side comparison."""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib import animation
+
+from lib.gan_training import PLANE_RESOLUTION, TrainingRun
+
+REAL_STYLE = {"s": 4, "c": "tab:blue", "alpha": 0.35, "label": "target"}
+FAKE_STYLE = {"s": 4, "c": "tab:orange", "alpha": 0.35, "label": "generated"}
+
+
+def _real_samples(run: TrainingRun, n: int) -> np.ndarray:
+    return run.target.distribution().sample((n,)).numpy()
+
+
+def _frame_axes(ax, box):
+    ax.set_xlim(box[0], box[1])
+    ax.set_ylim(box[2], box[3])
+    ax.set_aspect("equal")
+    ax.set_xticks([])
+    ax.set_yticks([])
+
+
+def _critic_contour(ax, run: TrainingRun, values: np.ndarray):
+    xs = np.linspace(run.box[0], run.box[1], PLANE_RESOLUTION)
+    ys = np.linspace(run.box[2], run.box[3], PLANE_RESOLUTION)
+    return ax.contourf(xs, ys, values, levels=20, cmap="Greys", alpha=0.6)
+
+
+def plot_snapshots(run: TrainingRun, indices: list[int] | None = None, n_real: int = 1000, contour: bool = True):
+    """Target vs generated samples at several snapshots (the base code's figure), critic shading."""
+    h = run.history
+    if indices is None:
+        indices = sorted(set(np.linspace(0, len(h.samples) - 1, 6).round().astype(int).tolist()))
+    real = _real_samples(run, n_real)
+    fig, axes = plt.subplots(1, len(indices), figsize=(2.6 * len(indices), 2.8))
+    for ax, i in zip(np.atleast_1d(axes), indices):
+        if contour:
+            _critic_contour(ax, run, h.critic_values[i])
+        ax.scatter(real[:, 0], real[:, 1], **REAL_STYLE)
+        ax.scatter(h.samples[i][:n_real, 0], h.samples[i][:n_real, 1], **FAKE_STYLE)
+        _frame_axes(ax, run.box)
+        ax.set_title(f"k = {h.snapshot_iterations[i]}", fontsize=9)
+    np.atleast_1d(axes)[0].legend(loc="lower left", fontsize=7, markerscale=3)
+    fig.tight_layout()
+    return fig
+
+
+def plot_critic(run: TrainingRun, n_real: int = 1000):
+    """The final critic's level sets over the plane with target and generated samples on top."""
+    h = run.history
+    real = _real_samples(run, n_real)
+    fig, ax = plt.subplots(figsize=(4.6, 4.2))
+    filled = _critic_contour(ax, run, h.critic_values[-1])
+    fig.colorbar(filled, ax=ax, label="critic value d(a)")
+    ax.scatter(real[:, 0], real[:, 1], **REAL_STYLE)
+    ax.scatter(h.samples[-1][:n_real, 0], h.samples[-1][:n_real, 1], **FAKE_STYLE)
+    _frame_axes(ax, run.box)
+    ax.legend(loc="lower left", fontsize=8, markerscale=3)
+    fig.tight_layout()
+    return fig
+
+
+def plot_objective_vs_w1(run: TrainingRun):
+    """The critic's objective (eq. 2), the same divided by the critic's measured Lipschitz constant,
+    and the exact W1, over training (log scale)."""
+    h = run.history
+    k = np.asarray(h.snapshot_iterations)
+    obj = np.asarray(h.objective)
+    lip = np.asarray(h.lipschitz)
+    fig, ax = plt.subplots(figsize=(6.2, 3.4))
+    ax.plot(k, h.w1, "k-o", ms=3, label="exact $W_1$ (POT)")
+    ax.plot(k, np.maximum(obj / lip, 1e-6), "-s", ms=3, c="tab:green", label="objective / measured $L$")
+    ax.plot(k, np.maximum(obj, 1e-6), "-^", ms=3, c="tab:red", label="critic objective (eq. 2)")
+    ax.set_yscale("log")
+    ax.set_xlabel("iteration k")
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+def training_animation(run: TrainingRun, n_points: int = 1000, interval_ms: int = 250):
+    """A matplotlib animation of the samples and critic over training (``.to_jshtml()`` for HTML)."""
+    h = run.history
+    real = _real_samples(run, n_points)
+    fig, ax = plt.subplots(figsize=(4.2, 4.2))
+
+    def draw(i):
+        ax.clear()
+        _critic_contour(ax, run, h.critic_values[i])
+        ax.scatter(real[:, 0], real[:, 1], **REAL_STYLE)
+        ax.scatter(h.samples[i][:n_points, 0], h.samples[i][:n_points, 1], **FAKE_STYLE)
+        _frame_axes(ax, run.box)
+        ax.set_title(f"iteration {h.snapshot_iterations[i]}", fontsize=9)
+
+    anim = animation.FuncAnimation(fig, draw, frames=len(h.samples), interval=interval_ms)
+    plt.close(fig)
+    return anim
+
+
+def plot_final_samples(runs: dict, methods: list[str], targets: list[str], n_points: int = 1000):
+    """A grid of final samples: one row per target, one column per method (first seed of each)."""
+    fig, axes = plt.subplots(len(targets), len(methods), figsize=(2.5 * len(methods), 2.5 * len(targets)),
+                             squeeze=False)
+    for r, target in enumerate(targets):
+        for c, method in enumerate(methods):
+            ax = axes[r][c]
+            run = runs[(method, target)]
+            real = _real_samples(run, n_points)
+            fake = run.history.samples[-1][:n_points]
+            ax.scatter(real[:, 0], real[:, 1], **REAL_STYLE)
+            ax.scatter(fake[:, 0], fake[:, 1], **FAKE_STYLE)
+            _frame_axes(ax, run.box)
+            if r == 0:
+                ax.set_title(method.replace("_", " "), fontsize=9)
+            if c == 0:
+                ax.set_ylabel(target.replace("_", " "), fontsize=9)
+    fig.tight_layout()
+    return fig
