@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import matplotlib.pyplot as plt
+from matplotlib.ticker import NullFormatter
 import numpy as np
 import torch
 
@@ -154,6 +155,11 @@ def plot_loss_curves(results: Sequence[RunResult], points_per_epoch: int):
                     ax.plot(len(r.loss_trace) / points_per_epoch, r.loss_trace[-1], "x",
                             color=line.get_color(), ms=8)
         ax.set_title(f"lr = {lr:g}")
+        low, high = ax.get_ylim()
+        if high < 20 * low:  # a narrow range reads better on a linear axis
+            ax.set_yscale("linear")
+        else:
+            ax.yaxis.set_minor_formatter(NullFormatter())
     axes[-1].legend(fontsize=8)
     fig.tight_layout()
     return fig
