@@ -174,3 +174,12 @@ def test_parallel_workers_give_the_same_results(tmp_path, monkeypatch):
     serial = run_grid(config, tmp_path / "b", progress=False)
     strip = [(r.train_loss, r.test_accuracy, r.loss_trace) for r in parallel]
     assert strip == [(r.train_loss, r.test_accuracy, r.loss_trace) for r in serial]
+
+
+def test_training_mode_flushes_subnormals_and_restores_threads():
+    threads = torch.get_num_threads()
+    subnormal = torch.tensor([1e-40])
+    with mnist_training.training_mode_cpu(threads=1):
+        assert torch.get_num_threads() == 1
+        assert (subnormal * 1.0).item() == 0.0
+    assert torch.get_num_threads() == threads and (subnormal * 1.0).item() > 0
