@@ -1,5 +1,5 @@
 """Command line: ``python -m benchmarks [--profile full|quick] [--only SECTION ...]
-[--record NAME=SECONDS ...] [--time-command NAME=COMMAND ...] [--output PATH]``.
+[--threads N] [--record NAME=SECONDS ...] [--time-command NAME=COMMAND ...] [--output PATH]``.
 
 With no option every benchmark runs. ``--record`` and ``--time-command`` alone only add wall
 times to the stored results (no benchmark reruns unless ``--only`` asks for it). The results are
@@ -18,12 +18,21 @@ from benchmarks.wall_times import recorded, timed
 from lib.config import PROFILES
 
 
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
+    return value
+
+
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.split("\n")[0])
     parser.add_argument("--profile", choices=PROFILES, default=None,
                         help="sizes to use (default: $BOOK_PROFILE, else full)")
     parser.add_argument("--only", action="append", choices=SECTIONS, metavar="SECTION",
                         help=f"run only this benchmark (repeatable): {', '.join(SECTIONS)}")
+    parser.add_argument("--threads", type=_positive_int, default=None,
+                        help="torch threads while measuring (default: the profile's, one)")
     parser.add_argument("--record", action="append", default=[], metavar="NAME=SECONDS",
                         help="store a wall time measured elsewhere, e.g. make_test=312")
     parser.add_argument("--time-command", action="append", default=[], metavar="NAME=COMMAND",
@@ -44,7 +53,9 @@ def main(argv=None) -> int:
     wall_times.update(timed(text) for text in args.time_command)
     only_wall_times = bool(args.record or args.time_command) and not args.only
     sections = [] if only_wall_times else (args.only or SECTIONS)
-    new = run_benchmarks(args.profile, sections, not args.no_progress) if sections else {}
+    overrides = {} if args.threads is None else {"threads": args.threads}
+    new = (run_benchmarks(args.profile, sections, not args.no_progress, **overrides)
+           if sections else {})
     results = merge_results(load_results(args.output), {**new, "wall_times": wall_times})
     path = save_results(results, args.output)
     print(format_table(HEADERS, summary_rows(results)))

@@ -1,17 +1,20 @@
 """MNIST epoch time: the project's training loop against the base code's loop and the limit.
 
-Three contenders run the same epoch's arithmetic, timed in alternation:
+The contenders, timed in alternation:
 
 * ``project``: :func:`lib.mnist_training.train_epoch` on the images held as one tensor;
 * ``dataloader``: the course's base-code loop, ``torch.utils.data.DataLoader`` (batch 100,
   shuffled) over ``torchvision.datasets.MNIST`` with the ``ToTensor`` transform, same model and
   optimizer, same bookkeeping (loss and accuracy);
+* ``gather_index`` and ``gather_index_select``: only the epoch's minibatch gathers, written
+  ``images[index]`` and ``images.index_select(0, index)``;
 * ``matmuls``: only the epoch's matrix products (:func:`benchmarks.flops.training_matmuls`), on
   preallocated matrices of the same shapes and memory layouts as autograd's: what the arithmetic
   costs at these shapes.
 
-The arithmetic limit is the epoch's FLOPs divided by the peak matmul throughput measured in the
-same run (:func:`benchmarks.timing.matmul_gflops`).
+The arithmetic limit is the epoch's FLOPs divided by the peak float32 matmul throughput, measured
+as one more contender in the same rounds (:func:`benchmarks.timing.square_matmuls`), so that it
+sees the same machine load as the loops.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ import torchvision
 from torch.utils.data import DataLoader, Subset
 
 from benchmarks.flops import epoch_batches, epoch_flops, training_matmuls
-from benchmarks.timing import interleaved, matmul_gflops, medians
+from benchmarks.timing import interleaved, medians, square_matmuls
 from lib.config import BenchmarkConfig, OptimizerGridConfig, data_root
 from lib.mnist import IMAGE_PIXELS, TensorDataset, load_mnist
 from lib.mnist_training import make_mlp, make_optimizer, train_epoch
@@ -104,11 +107,18 @@ def measure_epoch(config: BenchmarkConfig, grid: OptimizerGridConfig,
         "dataloader": lambda: dataloader_epoch(base_model, base_opt, loader, device),
         "matmuls": matmul_epoch(project_model, n, batch_size, device),
     }
+    index_batches = torch.randperm(n, generator=torch.Generator().manual_seed(1)).split(batch_size)
+    contenders["gather_index"] = lambda: [data.images[index] for index in index_batches]
+    contenders["gather_index_select"] = lambda: [data.images.index_select(0, index)
+                                                 for index in index_batches]
+    contenders["peak"], peak_flops = square_matmuls(config.matmul_size, config.matmul_count,
+                                                    device)
     warm_up = TensorDataset(data.images[:10 * batch_size], data.labels[:10 * batch_size])
     train_epoch(project_model, project_opt, warm_up, batch_size, generator)
     contenders["matmuls"]()
+    contenders["peak"]()
     seconds = medians(interleaved(contenders, config.repeats, device))
-    gflops = matmul_gflops(config.matmul_size, device)
+    gflops = peak_flops / seconds.pop("peak") / 1e9
     flops = epoch_flops(project_model, n, batch_size)
     limit = flops / (gflops * 1e9)
     return {
@@ -119,6 +129,7 @@ def measure_epoch(config: BenchmarkConfig, grid: OptimizerGridConfig,
         "lr": config.epoch_lr,
         "repeats": config.repeats,
         "matmul_size": config.matmul_size,
+        "matmul_count": config.matmul_count,
         "matmul_gflops": gflops,
         "flops_per_epoch": flops,
         "seconds": {**seconds, "limit": limit},

@@ -13,18 +13,19 @@ from benchmarks.optimizer_step import measure_optimizers
 from benchmarks.results import SECTIONS
 from benchmarks.wall_times import homework_grid
 from lib.config import BenchmarkConfig, OptimizerGridConfig, active_profile
-from lib.mnist_training import torch_threads
+from lib.mnist_training import training_mode_cpu
 
 
-def run_benchmarks(profile: str | None = None, sections=SECTIONS,
-                   progress: bool = True) -> dict:
+def run_benchmarks(profile: str | None = None, sections=SECTIONS, progress: bool = True,
+                   **overrides) -> dict:
     """Measure ``sections`` (names from :data:`benchmarks.results.SECTIONS`) with the sizes of
-    ``profile``'s :class:`BenchmarkConfig`; return the results (without wall times)."""
+    ``profile``'s :class:`BenchmarkConfig`, changed by ``overrides`` (its field names); return
+    the results (without wall times)."""
     unknown = [name for name in sections if name not in SECTIONS]
     if unknown:
         raise ValueError(f"sections must be names from {SECTIONS}, got {unknown}")
     profile = active_profile(profile)
-    config = BenchmarkConfig.for_profile(profile)
+    config = BenchmarkConfig.for_profile(profile, **overrides)
     grid = OptimizerGridConfig.for_profile(profile)
     device = pick_device()
     measures = {
@@ -39,7 +40,7 @@ def run_benchmarks(profile: str | None = None, sections=SECTIONS,
         "environment": describe(device, config.threads),
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
-    with torch_threads(config.threads):
+    with training_mode_cpu(threads=config.threads):  # as the optimizer grid trains
         for name in tqdm(sections, desc="benchmarks", unit="section", disable=not progress):
             results[name] = measures[name]()
     return results

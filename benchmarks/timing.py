@@ -44,15 +44,19 @@ def medians(seconds: Mapping[str, list[float]]) -> dict[str, float]:
     return {name: statistics.median(values) for name, values in seconds.items()}
 
 
-def matmul_gflops(size: int, device: torch.device, repeats: int = 10) -> float:
-    """Peak float32 matmul throughput in GFLOP/s: the best of ``repeats`` timed ``size × size``
-    products (``2 size³`` FLOPs each), after one untimed warm-up product."""
-    if not isinstance(size, int) or isinstance(size, bool) or size <= 0:
-        raise ValueError(f"size must be a positive integer, got {size!r}")
+def square_matmuls(size: int, count: int, device: torch.device) -> tuple[Callable[[], None], int]:
+    """A function computing ``count`` float32 products of two ``size × size`` matrices, and the
+    FLOPs it performs (``2 size³`` per product): timed, it measures the peak matmul throughput."""
+    for name, value in (("size", size), ("count", count)):
+        if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+            raise ValueError(f"{name} must be a positive integer, got {value!r}")
     generator = torch.Generator().manual_seed(0)
     a = torch.randn(size, size, generator=generator).to(device)
     b = torch.randn(size, size, generator=generator).to(device)
     out = torch.empty(size, size, device=device)
-    torch.mm(a, b, out=out)
-    best = min(time_call(lambda: torch.mm(a, b, out=out), device) for _ in range(repeats))
-    return 2 * size**3 / best / 1e9
+
+    def run() -> None:
+        for _ in range(count):
+            torch.mm(a, b, out=out)
+
+    return run, 2 * size**3 * count

@@ -17,7 +17,7 @@ from benchmarks.gan_iterations import rate_from_two_lengths, snapshots_in_run
 from benchmarks.optimizer_step import torch_counterpart
 from benchmarks.results import (format_seconds, format_table, markdown_table, merge_results,
                                 summary_rows)
-from benchmarks.timing import interleaved, medians
+from benchmarks.timing import interleaved, medians, square_matmuls
 from benchmarks.wall_times import homework_grid, parse_assignment, recorded
 from lib.config import OptimizerGridConfig
 from lib.mnist_training import (RunResult, make_mlp, make_optimizer, results_dir, run_path,
@@ -70,6 +70,8 @@ def test_epoch_batches_and_flops(n, batch, sizes):
     (lambda: snapshots_in_run(0, 10), "iterations and snapshot_every"),
     (lambda: interleaved({"a": lambda: None}, 0, torch.device("cpu")), "repeats must be"),
     (lambda: interleaved({}, 1, torch.device("cpu")), "contenders must name"),
+    (lambda: square_matmuls(0, 1, torch.device("cpu")), "size must be a positive integer"),
+    (lambda: square_matmuls(8, 0, torch.device("cpu")), "count must be a positive integer"),
     (lambda: format_seconds(-1.0), "seconds must be a finite number"),
     (lambda: format_table(("a", "b"), [("1",)]), "rows must each have 2 cells"),
     (lambda: markdown_table(("a", "b"), [("1", "2", "3")]), "rows must each have 2 cells"),
@@ -103,6 +105,12 @@ def test_interleaved_alternates_and_medians():
     assert calls == ["a", "b"] * 3
     assert {k: len(v) for k, v in seconds.items()} == {"a": 3, "b": 3}
     assert medians({"x": [3.0, 1.0, 2.0]}) == {"x": 2.0}
+
+
+def test_square_matmuls_counts_its_flops():
+    run, flops = square_matmuls(4, 3, torch.device("cpu"))
+    run()
+    assert flops == 3 * 2 * 4**3
 
 
 @pytest.mark.parametrize("name", sorted(OPTIMIZER_CLASSES))
