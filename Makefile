@@ -18,12 +18,13 @@ MATHJAX_VERSION := 3
 TEX_PACKAGES := texlive-latex-recommended texlive-latex-extra texlive-fonts-recommended texlive-xetex latexmk fonts-freefont-otf tex-gyre
 JB_FLAGS ?= -W --keep-going
 
-.PHONY: help setup book html pdf test lab clean submission
+.PHONY: help setup book html pdf test lab clean submission bench
 
 help:
-	@echo "make book   build the report: HTML (book/_build/html) and PDF (book/_build/latex)"
-	@echo "make test   unit tests and every notebook under nbval (quick profile)"
-	@echo "make lab    JupyterLab on book/"
+	@echo "make book         build the report: HTML (book/_build/html) and PDF (book/_build/latex)"
+	@echo "make test         unit tests and every notebook under nbval (quick profile)"
+	@echo "make lab          JupyterLab on book/"
+	@echo "make bench        speed benchmarks: prints the table, writes benchmarks/results.json"
 	@echo "make submission   the homework's ZIP (PDF + code) in dist/"
 	@echo "make html | make pdf | make clean"
 
@@ -64,6 +65,9 @@ test: setup
 
 lab: setup
 	$(BIN)jupyter lab --notebook-dir=book
+
+bench: setup
+	$(PYTHON) -m benchmarks
 
 submission: setup
 	@ls book/_build/latex/*.pdf >/dev/null 2>&1 || $(MAKE) pdf
