@@ -107,7 +107,8 @@ def measure_epoch(config: BenchmarkConfig, grid: OptimizerGridConfig,
         "dataloader": lambda: dataloader_epoch(base_model, base_opt, loader, device),
         "matmuls": matmul_epoch(project_model, n, batch_size, device),
     }
-    index_batches = torch.randperm(n, generator=torch.Generator().manual_seed(1)).split(batch_size)
+    index_batches = torch.randperm(n, generator=torch.Generator().manual_seed(1)).to(device)
+    index_batches = index_batches.split(batch_size)
     contenders["gather_index"] = lambda: [data.images[index] for index in index_batches]
     contenders["gather_index_select"] = lambda: [data.images.index_select(0, index)
                                                  for index in index_batches]
