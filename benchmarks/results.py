@@ -81,21 +81,21 @@ def summary_rows(results: dict) -> list[tuple[str, str, str, str, str]]:
         targets = epoch["targets"]
         rows.append(("MNIST epoch: project loop", format_seconds(s["project"]), "", "", ""))
         rows.append(("MNIST epoch: DataLoader loop", format_seconds(s["dataloader"]),
-                     f"{epoch['speedup_vs_dataloader']:.2f}x faster",
-                     f">= {targets['speedup_vs_dataloader']:g}x",
+                     f"{epoch['speedup_vs_dataloader']:.2f}× faster",
+                     f"≥ {targets['speedup_vs_dataloader']:g}×",
                      _verdict(epoch["speedup_vs_dataloader"] >= targets["speedup_vs_dataloader"])))
         rows.append((f"MNIST epoch: arithmetic limit ({epoch['matmul_gflops']:.0f} GFLOP/s)",
-                     format_seconds(s["limit"]), f"{epoch['ratio_to_limit']:.2f}x the limit",
-                     f"<= {targets['ratio_to_limit']:g}x",
+                     format_seconds(s["limit"]), f"{epoch['ratio_to_limit']:.2f}× the limit",
+                     f"≤ {targets['ratio_to_limit']:g}×",
                      _verdict(epoch["ratio_to_limit"] <= targets["ratio_to_limit"])))
         rows.append(("MNIST epoch: its matmuls alone", format_seconds(s["matmuls"]),
-                     f"{epoch['ratio_to_matmuls']:.2f}x the matmuls", "", ""))
+                     f"{epoch['ratio_to_matmuls']:.2f}× the matmuls", "", ""))
     for entry in results.get("optimizer_step", []):
         step = entry["seconds_per_step"]
         rows.append((f"{entry['optimizer']} step vs torch.optim",
                      f"{format_seconds(step['ours'])} vs {format_seconds(step['torch'])}",
-                     f"{entry['ratio']:.2f}x (foreach {entry['ratio_foreach']:.2f}x)",
-                     f"<= {entry['target']:g}x",
+                     f"{entry['ratio']:.2f}× (foreach {entry['ratio_foreach']:.2f}×)",
+                     f"≤ {entry['target']:g}×",
                      _verdict(max(entry["ratio"], entry["ratio_foreach"]) <= entry["target"])))
     for entry in results.get("gan", []):
         rows.append((f"WGAN, {entry['lipschitz'].replace('_', ' ')}",

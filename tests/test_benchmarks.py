@@ -12,6 +12,7 @@ from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 from benchmarks.__main__ import main
+from benchmarks.figures import epoch_figures, gan_figures, optimizer_figures
 from benchmarks.flops import Matmul, epoch_batches, epoch_flops, training_flops, training_matmuls
 from benchmarks.gan_iterations import rate_from_two_lengths, snapshots_in_run
 from benchmarks.optimizer_step import torch_counterpart
@@ -171,9 +172,9 @@ def _results():
 
 def test_summary_rows_verdicts():
     rows = {row[0]: row for row in summary_rows(_results())}
-    assert rows["MNIST epoch: DataLoader loop"][2:] == ("6.00x faster", ">= 5x", "yes")
+    assert rows["MNIST epoch: DataLoader loop"][2:] == ("6.00× faster", "≥ 5×", "yes")
     assert rows["MNIST epoch: arithmetic limit (160 GFLOP/s)"][2:] == (
-        "2.50x the limit", "<= 1.3x", "NO")
+        "2.50× the limit", "≤ 1.3×", "NO")
     assert rows["Adam step vs torch.optim"][4] == "NO"  # the foreach path misses the target
     assert rows["WGAN, gradient penalty"][1] == "200 it/s"
     assert rows["Wall time: optimizer grid (homework)"][1] == "no stored runs"
@@ -208,3 +209,34 @@ def test_command_line_records_and_times_without_rerunning(tmp_path, capsys):
     assert "Wall time: book_build" in capsys.readouterr().out
     assert main(["--output", str(path), "--record", "oops"]) == 2
     assert math.isclose(json.loads(path.read_text())["wall_times"]["book_build"]["seconds"], 95.5)
+
+
+def test_page_figures_from_results():
+    results = _results()
+    results["mnist_epoch"].update({"train_size": 250, "batch_size": 100, "hidden_dim": 256,
+                                   "matmul_size": 1024, "flops_per_epoch": 3e9,
+                                   "matmul_gflops_at_model_shapes": 6.0})
+    results["mnist_epoch"]["seconds"].update({"gather_index": 0.3, "gather_index_select": 0.1})
+    results["optimizer_step"] = [
+        {"optimizer": "SGD", "seconds_per_step": {"ours": 1e-3}, "ratio": 0.9,
+         "ratio_foreach": 1.0, "target": 1.2, "tensors": 6},
+        {"optimizer": "Adam", "seconds_per_step": {"ours": 3e-3}, "ratio": 1.1,
+         "ratio_foreach": 1.3, "target": 1.2, "tensors": 6}]
+    epoch = epoch_figures(results)
+    assert epoch["n_batches"] == 3  # 100 + 100 + 50
+    assert epoch["batch_other_ms"] == pytest.approx((1.0 - 0.5) / 3 * 1e3)
+    assert epoch["budget_ms"] == pytest.approx((1.3 * 0.4 - 0.5) / 3 * 1e3)
+    assert epoch["adam_epoch"] == pytest.approx(1.0 + 3 * 2e-3)
+    assert epoch["adam_speedup"] == pytest.approx((6.0 - 1.0 + 1.006) / 1.006)
+    assert epoch["sgd_share"] == pytest.approx(100 * 3 * 1e-3 / 1.0)
+    steps = optimizer_figures(results)
+    assert (steps["step_met"], steps["step_met_foreach"], steps["n_optimizers"]) == (2, 1, 2)
+    assert steps["step_worst_foreach"] == 1.3 and steps["step_ratio_mean"] == pytest.approx(1.0)
+    results["gan"] = [
+        {"homework_iterations": 20_000, "homework_snapshots": 21, "eval_samples": 2_000,
+         "iterations_per_second": rate, "snapshot_seconds": 1.0, "homework_run_seconds": run}
+        for rate, run in ((200.0, 121.0), (400.0, 71.0))]
+    gan = gan_figures(results)
+    assert (gan["gan_slowest"], gan["gan_fastest"]) == (200.0, 400.0)
+    assert gan["gan_snapshot_share_min"] == pytest.approx(100 * 21 / 121)
+    assert gan["gan_snapshot_share_max"] == pytest.approx(100 * 21 / 71)
