@@ -208,9 +208,8 @@ def train_wgan(config: GANConfig, progress: bool = True) -> TrainingRun:
         for k in tqdm(range(config.iterations), desc=f"{config.lipschitz} on {config.target}",
                       disable=not progress, mininterval=1.0):
             # Critic: ascend eq. 2 (descend its negative plus the penalty), then project (eq. 3).
-            real = target_dist.sample((config.batch_size,))
-            with torch.no_grad():
-                fake = generator(noise.sample((config.batch_size,)))
+            with torch.no_grad():  # the critic's step does not differentiate through h
+                real, fake = sample_batch(target_dist, noise, generator, config.batch_size)
             gain = objective(critic, real, fake)
             loss_d = -gain + lipschitz_penalty(critic, real, fake, config)
             if not torch.isfinite(loss_d):
