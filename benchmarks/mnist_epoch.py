@@ -25,7 +25,7 @@ import torchvision
 from torch.utils.data import DataLoader, Subset
 
 from benchmarks.flops import epoch_batches, epoch_flops, training_matmuls
-from benchmarks.timing import interleaved, medians, square_matmuls
+from benchmarks.timing import fastest, interleaved, square_matmuls
 from lib.config import BenchmarkConfig, OptimizerGridConfig, data_root
 from lib.mnist import IMAGE_PIXELS, TensorDataset, load_mnist
 from lib.mnist_training import make_mlp, make_optimizer, train_epoch
@@ -93,7 +93,7 @@ def _fresh_model(seed: int, hidden_dim: int, device: torch.device, config: Bench
 
 def measure_epoch(config: BenchmarkConfig, grid: OptimizerGridConfig,
                   device: torch.device) -> dict:
-    """Time one epoch of each contender ``config.repeats`` times; return medians and ratios."""
+    """Time one epoch of each contender ``config.repeats`` times; return the fastest times and ratios."""
     train = load_mnist(train=True, size=config.epoch_train_size)
     data = TensorDataset(train.images.to(device), train.labels.to(device))
     n, batch_size = len(data), grid.batch_size
@@ -118,7 +118,7 @@ def measure_epoch(config: BenchmarkConfig, grid: OptimizerGridConfig,
     train_epoch(project_model, project_opt, warm_up, batch_size, generator)
     contenders["matmuls"]()
     contenders["peak"]()
-    seconds = medians(interleaved(contenders, config.repeats, device))
+    seconds = fastest(interleaved(contenders, config.repeats, device))
     gflops = peak_flops / seconds.pop("peak") / 1e9
     flops = epoch_flops(project_model, n, batch_size)
     limit = flops / (gflops * 1e9)

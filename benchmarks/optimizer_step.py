@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import torch
 
-from benchmarks.timing import interleaved, medians
+from benchmarks.timing import fastest, interleaved
 from lib.config import BenchmarkConfig, OptimizerGridConfig
 from lib.mnist_training import make_mlp, make_optimizer
 from lib.optimizers import OPTIMIZER_CLASSES
@@ -63,7 +63,7 @@ def _stepper(optimizer: torch.optim.Optimizer, steps: int):
 
 def measure_optimizer(name: str, config: BenchmarkConfig, grid: OptimizerGridConfig,
                       device: torch.device) -> dict:
-    """Median seconds per step of the four contenders for the optimizer ``name``."""
+    """Fastest seconds per step of the four contenders for the optimizer ``name``."""
     model = make_mlp(grid.hidden_dim).to(device)
     template = [p.detach() for p in model.parameters()]
     generator = torch.Generator().manual_seed(0)
@@ -80,7 +80,7 @@ def measure_optimizer(name: str, config: BenchmarkConfig, grid: OptimizerGridCon
             optimizer = torch_counterpart(name, params, hyper, foreach)
         _stepper(optimizer, 3)()  # creates the state and warms the kernels up
         contenders[label] = _stepper(optimizer, config.optimizer_steps)
-    seconds = medians(interleaved(contenders, config.repeats, device))
+    seconds = fastest(interleaved(contenders, config.repeats, device))
     per_step = {label: value / config.optimizer_steps for label, value in seconds.items()}
     return {
         "optimizer": name,

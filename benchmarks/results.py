@@ -1,9 +1,10 @@
 """The benchmarks' results: a JSON file, merged across runs, and the summary table.
 
 The file holds one section per benchmark (``mnist_epoch``, ``optimizer_step``, ``gan``,
-``homework_grid``) and ``wall_times``, a mapping from a task's name to its timing. A new run
-replaces the sections it measured and keeps the others; wall times are merged by name, so
-recording ``make_test`` keeps a recorded ``book_build``.
+``homework_grid``), ``measured_at`` (when each section was measured) and ``wall_times``, a
+mapping from a task's name to its timing. A new run replaces the sections it measured and keeps
+the others; wall times are merged by name, so recording ``make_test`` keeps a recorded
+``book_build``.
 """
 
 from __future__ import annotations
@@ -40,13 +41,19 @@ def save_results(results: dict, path: str | Path | None = None) -> Path:
     return path
 
 
+#: Entries that map names to values and are merged name by name rather than replaced.
+MERGED_BY_NAME = ("wall_times", "measured_at")
+
+
 def merge_results(old: dict | None, new: dict) -> dict:
-    """``new`` over ``old``: new sections replace old ones, wall times are merged by name."""
+    """``new`` over ``old``: new sections replace old ones; wall times and the sections'
+    measurement times are merged by name."""
     merged = dict(old or {})
     for key, value in new.items():
-        if key != "wall_times":
+        if key not in MERGED_BY_NAME:
             merged[key] = value
-    merged["wall_times"] = {**(old or {}).get("wall_times", {}), **new.get("wall_times", {})}
+    for key in MERGED_BY_NAME:
+        merged[key] = {**(old or {}).get(key, {}), **new.get(key, {})}
     return merged
 
 

@@ -38,9 +38,15 @@ def run_benchmarks(profile: str | None = None, sections=SECTIONS, progress: bool
         "profile": profile,
         "config": config.__dict__ | {"gan_iterations": list(config.gan_iterations)},
         "environment": describe(device, config.threads),
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "created": _now(),
     }
+    results["measured_at"] = {}
     with training_mode_cpu(threads=config.threads):  # as the optimizer grid trains
         for name in tqdm(sections, desc="benchmarks", unit="section", disable=not progress):
+            results["measured_at"][name] = _now()
             results[name] = measures[name]()
     return results
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")

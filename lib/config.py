@@ -157,12 +157,12 @@ class BenchmarkConfig(_Profiled):
     """How long the performance benchmarks measure (``python -m benchmarks``).
 
     Every figure is a ratio of two timings taken side by side in the same process, each repeated
-    ``repeats`` times in alternation; the median is reported. The model and optimizer settings
+    ``repeats`` times in alternation; the fastest is reported. The model and optimizer settings
     come from :class:`OptimizerGridConfig` and :class:`GANConfig`; only the sizes live here.
     """
 
     threads: int = 1  # torch intra-op threads while measuring: the grid trains runs single-threaded
-    repeats: int = 5  # alternating repetitions of every timing (the median is kept)
+    repeats: int = 5  # alternating repetitions of every timing (the fastest is kept)
     epoch_train_size: int | None = None  # images per measured epoch; None: all 60,000
     epoch_optimizer: str = "SGD"  # optimizer of both loops: the base code's (lib.optimizers name)
     epoch_lr: float = 1e-2

@@ -18,7 +18,7 @@ from benchmarks.gan_iterations import rate_from_two_lengths, snapshots_in_run
 from benchmarks.optimizer_step import torch_counterpart
 from benchmarks.results import (format_seconds, format_table, markdown_table, merge_results,
                                 summary_rows)
-from benchmarks.timing import interleaved, medians, square_matmuls
+from benchmarks.timing import fastest, interleaved, square_matmuls
 from benchmarks.wall_times import homework_grid, parse_assignment, recorded
 from lib.config import OptimizerGridConfig
 from lib.mnist_training import (RunResult, make_mlp, make_optimizer, results_dir, run_path,
@@ -99,13 +99,13 @@ def test_snapshots_in_run_matches_the_trainer():
     assert snapshots_in_run(1_001, 1_000) == 3
 
 
-def test_interleaved_alternates_and_medians():
+def test_interleaved_alternates_and_fastest():
     calls = []
     seconds = interleaved({"a": lambda: calls.append("a"), "b": lambda: calls.append("b")}, 3,
                           torch.device("cpu"))
     assert calls == ["a", "b"] * 3
     assert {k: len(v) for k, v in seconds.items()} == {"a": 3, "b": 3}
-    assert medians({"x": [3.0, 1.0, 2.0]}) == {"x": 2.0}
+    assert fastest({"x": [3.0, 1.0, 2.0]}) == {"x": 1.0}
 
 
 def test_square_matmuls_counts_its_flops():
@@ -148,9 +148,12 @@ def test_merge_keeps_old_sections_and_merges_wall_times():
     old = {"gan": [1], "mnist_epoch": {"old": True}, "wall_times": {"make_test": {"seconds": 1}}}
     new = {"mnist_epoch": {"new": True}, "wall_times": {"book_build": {"seconds": 2}}}
     assert merge_results(old, new) == {
-        "gan": [1], "mnist_epoch": {"new": True},
+        "gan": [1], "mnist_epoch": {"new": True}, "measured_at": {},
         "wall_times": {"make_test": {"seconds": 1}, "book_build": {"seconds": 2}}}
-    assert merge_results(None, {"gan": []}) == {"gan": [], "wall_times": {}}
+    assert merge_results(None, {"gan": []}) == {"gan": [], "wall_times": {}, "measured_at": {}}
+    assert merge_results({"measured_at": {"gan": "t0", "mnist_epoch": "t0"}},
+                         {"measured_at": {"gan": "t1"}})["measured_at"] == {
+        "gan": "t1", "mnist_epoch": "t0"}
 
 
 def _results():
