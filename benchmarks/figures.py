@@ -14,8 +14,9 @@ from lib.mnist import IMAGE_PIXELS, NUM_CLASSES
 def epoch_figures(results: dict) -> dict[str, float]:
     """Epoch times, ratios, and where the project's epoch spends its time.
 
-    ``batch_other_ms`` is what a minibatch costs beyond its matrix products; ``budget_ms`` what
-    the limit target leaves for it (zero when the products alone exceed the target);
+    ``batch_other_ms`` is what a minibatch costs beyond its matrix products (``batch_matmuls_ms``);
+    ``speedup_epoch`` and ``speedup_batch_ms`` the epoch and minibatch times the speed-up target
+    asks for; ``budget_ms`` what the limit target leaves for the rest (zero when the products alone exceed the target);
     ``adam_epoch`` projects the epoch with Adam's measured step in place of SGD's, and
     ``adam_speedup`` the speed-up over the base-code loop when both use Adam.
     """
@@ -38,6 +39,9 @@ def epoch_figures(results: dict) -> dict[str, float]:
         "shape_gflops": epoch["matmul_gflops_at_model_shapes"],
         "ratio_matmuls": epoch["ratio_to_matmuls"],
         "batch_other_ms": (s["project"] - s["matmuls"]) / n_batches * 1e3,
+        "batch_matmuls_ms": s["matmuls"] / n_batches * 1e3,
+        "speedup_epoch": s["dataloader"] / targets["speedup_vs_dataloader"],
+        "speedup_batch_ms": s["dataloader"] / targets["speedup_vs_dataloader"] / n_batches * 1e3,
         "budget_ms": budget * 1e3,
         "sgd_step_ms": steps["SGD"]["ours"] * 1e3,
         "sgd_share": 100 * n_batches * steps["SGD"]["ours"] / s["project"],
