@@ -43,10 +43,10 @@ def test_gradient_penalty_is_zero_for_a_unit_slope_linear_critic():
         d.hidden.bias.fill_(100.0)
         d.output.weight.fill_(1.0)
     real, fake = torch.randn(50, 2), torch.randn(50, 2)
-    assert float(gradient_penalty(d, real, fake)) == pytest.approx(0.0, abs=1e-10)
+    assert gradient_penalty(d, real, fake).detach().item() == pytest.approx(0.0, abs=1e-10)
     with torch.no_grad():
         d.output.weight.fill_(3.0)  # slope 3: penalty (3 - 1)^2
-    assert float(gradient_penalty(d, real, fake)) == pytest.approx(4.0, rel=1e-5)
+    assert gradient_penalty(d, real, fake).detach().item() == pytest.approx(4.0, rel=1e-5)
 
 
 def test_spectral_regularisation_is_half_the_sum_of_squared_norms_and_differentiable():
@@ -56,13 +56,13 @@ def test_spectral_regularisation_is_half_the_sum_of_squared_norms_and_differenti
         d.update_singular_vectors()
     expected = 0.5 * sum(s**2 for s in d.exact_spectral_norms())
     penalty = spectral_regularisation(d)
-    assert float(penalty) == pytest.approx(expected, rel=1e-4)
+    assert penalty.detach().item() == pytest.approx(expected, rel=1e-4)
     penalty.backward()
     # d sigma / dW = u v^T: a rank-one gradient of Frobenius norm sigma (times sigma from the square)
     grad = d.hidden.weight.grad
     assert float(torch.linalg.matrix_rank(grad)) == 1
     config = GANConfig(lipschitz="spectral_regularisation", sr_weight=0.5)
-    assert float(lipschitz_penalty(d, None, None, config)) == pytest.approx(0.5 * expected, rel=1e-4)
+    assert lipschitz_penalty(d, None, None, config).detach().item() == pytest.approx(0.5 * expected, rel=1e-4)
 
 
 BAD_CONFIGS = [
