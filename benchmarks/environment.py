@@ -7,10 +7,12 @@ import platform
 
 import torch
 
+from lib.device import training_device
+
 
 def pick_device() -> torch.device:
-    """The device every benchmark uses: the first CUDA GPU if there is one, else the CPU."""
-    return torch.device("cuda") if torch.cuda.is_available() else torch.device("cpu")
+    """The device every benchmark uses: the one the training code uses (lib.device)."""
+    return training_device()
 
 
 def cpu_model() -> str:

@@ -45,6 +45,10 @@ class TensorDataset:
     def __len__(self) -> int:
         return self.images.shape[0]
 
+    def to(self, device: torch.device | str) -> TensorDataset:
+        """The same data on ``device`` (no copy when it is already there)."""
+        return TensorDataset(self.images.to(device), self.labels.to(device))
+
 
 def load_mnist(train: bool, size: int | None = None, root: str | Path | None = None,
                download: bool = True) -> TensorDataset:

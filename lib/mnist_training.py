@@ -32,6 +32,7 @@ from torch import nn
 from tqdm import tqdm
 
 from lib.config import OptimizerGridConfig, results_root
+from lib.device import training_device
 from lib.mnist import IMAGE_PIXELS, NUM_CLASSES, TensorDataset, load_mnist
 from lib.optimizers import OPTIMIZER_CLASSES
 from lib.reproducibility import seed_everything
@@ -86,7 +87,8 @@ def train_epoch(model: nn.Module, optimizer: torch.optim.Optimizer, data: Tensor
         raise ValueError(f"trace_points must be a positive integer, got {trace_points!r}")
     model.train()
     n = len(data)
-    order = torch.randperm(n, generator=generator)
+    # The order is drawn on the CPU (the generator lives there), then moved to the data.
+    order = torch.randperm(n, generator=generator).to(data.images.device)
     n_batches = math.ceil(n / batch_size)
     slice_ends = {math.ceil((k + 1) * n_batches / trace_points) for k in range(trace_points)}
     loss_sum, correct, seen = 0.0, 0, 0
@@ -178,7 +180,9 @@ def train_run(optimizer: str, lr: float, seed: int, train: TensorDataset, test: 
     The run stops at the first non-finite minibatch loss and records that epoch as diverged.
     """
     seed_everything(seed)
-    model = make_mlp(config.hidden_dim)
+    device = training_device()
+    train, test = train.to(device), test.to(device)
+    model = make_mlp(config.hidden_dim).to(device)
     opt = make_optimizer(optimizer, model.parameters(), lr)
     generator = torch.Generator().manual_seed(seed)
     result = RunResult(optimizer=optimizer, lr=lr, seed=seed, settings=run_settings(config))

@@ -1,0 +1,31 @@
+"""The training device is chosen in one place, lib.device."""
+
+import pytest
+import torch
+
+from lib.device import training_device
+
+
+def test_default_is_cuda_when_available_else_cpu(monkeypatch):
+    monkeypatch.delenv("BOOK_DEVICE", raising=False)
+    expected = "cuda" if torch.cuda.is_available() else "cpu"
+    assert training_device().type == expected
+
+
+def test_cpu_can_be_forced(monkeypatch):
+    monkeypatch.setenv("BOOK_DEVICE", "CPU")
+    assert training_device() == torch.device("cpu")
+
+
+@pytest.mark.parametrize("value", ["gpu", "mps", "cuda:x"])
+def test_unknown_device_is_refused(monkeypatch, value):
+    monkeypatch.setenv("BOOK_DEVICE", value)
+    with pytest.raises(ValueError, match="BOOK_DEVICE"):
+        training_device()
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="only meaningful without a GPU")
+def test_cuda_without_a_gpu_is_refused(monkeypatch):
+    monkeypatch.setenv("BOOK_DEVICE", "cuda")
+    with pytest.raises(ValueError, match="no CUDA device"):
+        training_device()
