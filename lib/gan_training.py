@@ -219,7 +219,7 @@ def train_wgan(config: GANConfig, progress: bool = True) -> TrainingRun:
             loss_d.backward()
             opt_d.step()
             critic.enforce_lipschitz()
-            history.critic_objective.append(gain.item())
+            history.critic_objective.append(gain.detach().item())
             # Generator: descend eq. 2 against the updated critic, every n_critic-th iteration (eq. 4).
             if k % config.n_critic == 0:
                 loss_g = -critic(generator(noise.sample((config.batch_size,)))).mean()
