@@ -72,7 +72,8 @@ def test_default_profile_is_full(monkeypatch):
 
 
 def test_quick_profile_shrinks_every_experiment():
-    for cls in (config.GANConfig, config.OptimizerGridConfig):
+    for cls in (config.GANConfig, config.GANComparisonConfig, config.OptimizerGridConfig,
+                config.BenchmarkConfig):
         quick, full = cls.for_profile("quick"), cls.for_profile("full")
         assert quick != full and full == cls()
 
