@@ -3,6 +3,8 @@ against the exact W1, the animation of training and the side-by-side comparison.
 
 from __future__ import annotations
 
+import re
+
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib import animation
@@ -101,6 +103,25 @@ def training_animation(run: TrainingRun, n_points: int = 1000, interval_ms: int 
     anim = animation.FuncAnimation(fig, draw, frames=len(h.samples), interval=interval_ms)
     plt.close(fig)
     return anim
+
+
+# matplotlib's HTML player draws its buttons with Font Awesome 4 icons from a CDN; the book is
+# read offline, so the icons become plain Unicode glyphs and the stylesheet link goes.
+_PLAYER_GLYPHS = {
+    "fa fa-minus": "&minus;", "fa fa-fast-backward": "&#x25C0;&#x25C0;",
+    "fa fa-step-backward": "|&#x25C0;", "fa fa-play fa-flip-horizontal": "&#x25C0;",
+    "fa fa-pause": "||", "fa fa-play": "&#x25B6;", "fa fa-step-forward": "&#x25B6;|",
+    "fa fa-fast-forward": "&#x25B6;&#x25B6;", "fa fa-plus": "+",
+}
+
+
+def animation_html(anim: animation.Animation, default_mode: str = "once") -> str:
+    """The animation as a self-contained HTML player that loads nothing from the network."""
+    html = anim.to_jshtml(default_mode=default_mode)
+    html = re.sub(r"<link[^>]*font-awesome[^>]*>", "", html)
+    for icon, glyph in _PLAYER_GLYPHS.items():
+        html = html.replace(f'<i class="{icon}"></i>', glyph)
+    return html
 
 
 def plot_final_samples(runs: dict, methods: list[str], targets: list[str], n_points: int = 1000):
