@@ -113,8 +113,8 @@ def summary_rows(results: dict) -> list[tuple[str, str, str, str, str]]:
     if grid:
         measured = (format_seconds(grid["wall_seconds"]) if grid["runs_stored"]
                     else "no stored runs")
-        label = "homework" if grid.get("profile") == "full" else f"{grid.get('profile')} profile"
-        rows.append((f"Wall time: optimizer grid ({label})", measured,
+        label = "full" if grid.get("profile") == "full" else f"{grid.get('profile')} profile"
+        rows.append((f"Wall time: optimizer grid ({label}, from stored run times)", measured,
                      f"{grid['runs_stored']}/{grid['runs_total']} runs stored, "
                      f"{grid['workers']} at once", "", ""))
     for name, entry in sorted(results.get("wall_times", {}).items()):

@@ -180,7 +180,7 @@ def test_summary_rows_verdicts():
         "2.50× the limit", "≤ 1.3×", "NO")
     assert rows["Adam step vs torch.optim"][4] == "NO"  # the foreach path misses the target
     assert rows["WGAN, gradient penalty"][1] == "200 it/s"
-    assert rows["Wall time: optimizer grid (homework)"][1] == "no stored runs"
+    assert rows["Wall time: optimizer grid (full, from stored run times)"][1] == "no stored runs"
     assert rows["Wall time: make_test"][1:3] == ("5 min 12 s", "recorded")
     assert summary_rows({}) == []
 
