@@ -21,7 +21,7 @@ from lib.config import repo_root
 ARCHIVE_TEMPLATE = "ee556_2021_hw2_{name}.zip"
 # Files at the top of the repository that go in, and the folders whose files go in.
 TOP_FILES = ("README.md", "pyproject.toml", "environment.yml", "Makefile", "conftest.py")
-FOLDERS = {"lib": ("*.py",), "tests": ("*.py",),
+FOLDERS = {"lib": ("*.py",), "tests": ("*.py",), "benchmarks": ("*.py", "results.json"),
            "book": ("*.ipynb", "*.md", "*.yml", "*.bib", "_ext/*.py", "_static/*.sty",
                     "_static/*.svg")}
 NEVER = ("_build", "__pycache__", ".ipynb_checkpoints", ".venv", "data", "results")

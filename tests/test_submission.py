@@ -13,7 +13,8 @@ def fixture_repo(tmp_path):
     files = {
         "README.md": "readme", "pyproject.toml": "[project]", "environment.yml": "name: x",
         "Makefile": "all:", "lib/__init__.py": "", "lib/gan_networks.py": "x = 1",
-        "tests/test_x.py": "def test(): pass", "book/_config.yml": "author: Ada B. Lovelace-King\n",
+        "tests/test_x.py": "def test(): pass",
+        "benchmarks/__main__.py": "", "benchmarks/results.json": "{}", "book/_config.yml": "author: Ada B. Lovelace-King\n",
         "book/_toc.yml": "root: intro", "book/intro.md": "# Intro", "book/gan.ipynb": "{}",
         "book/references.bib": "", "book/_build/html/index.html": "built",
         "book/_build/latex/report.pdf": "%PDF-1.5", "data/MNIST/raw/t.gz": "data",
@@ -32,6 +33,7 @@ def test_archive_is_named_after_the_author_and_holds_code_and_report(fixture_rep
     assert names == {
         "ee556_2021_hw2_AdaBLovelaceKing.pdf", "README.md", "pyproject.toml", "environment.yml",
         "Makefile", "lib/__init__.py", "lib/gan_networks.py", "tests/test_x.py",
+        "benchmarks/__main__.py", "benchmarks/results.json",
         "book/_config.yml", "book/_toc.yml", "book/intro.md", "book/gan.ipynb",
         "book/references.bib"}
 
