@@ -185,6 +185,16 @@ def _decay(optimizer: torch.optim.Optimizer, config: GANConfig) -> torch.optim.l
     return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda k: 1.0)
 
 
+def _descend(loss: torch.Tensor, optimizer: torch.optim.Optimizer) -> bool:
+    """One optimizer step on ``loss``; False, and no step, when the loss is not finite."""
+    if not torch.isfinite(loss):
+        return False
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+    return True
+
+
 def train_wgan(config: GANConfig, progress: bool = True) -> TrainingRun:
     """Train one WGAN as eq. 3–4 say; return the networks and the :class:`History`."""
     validate_config(config)
@@ -212,23 +222,17 @@ def train_wgan(config: GANConfig, progress: bool = True) -> TrainingRun:
                 real, fake = sample_batch(target_dist, noise, generator, config.batch_size)
             gain = objective(critic, real, fake)
             loss_d = -gain + lipschitz_penalty(critic, real, fake, config)
-            if not torch.isfinite(loss_d):
+            if not _descend(loss_d, opt_d):
                 history.diverged_at = k
                 break
-            opt_d.zero_grad(set_to_none=True)
-            loss_d.backward()
-            opt_d.step()
             critic.enforce_lipschitz()
             history.critic_objective.append(gain.detach().item())
             # Generator: descend eq. 2 against the updated critic, every n_critic-th iteration (eq. 4).
             if k % config.n_critic == 0:
                 loss_g = -critic(generator(noise.sample((config.batch_size,)))).mean()
-                if not torch.isfinite(loss_g):
+                if not _descend(loss_g, opt_g):
                     history.diverged_at = k
                     break
-                opt_g.zero_grad(set_to_none=True)
-                loss_g.backward()
-                opt_g.step()
             for schedule in schedules:
                 schedule.step()
             if (k + 1) % config.snapshot_every == 0 and k + 1 < config.iterations:
