@@ -50,7 +50,7 @@ book: html pdf
 
 html: setup
 	$(BIN)jupyter-book build book/ $(JB_FLAGS)
-	@$(PYTHON) -m lib.buildcheck html
+	@$(PYTHON) -m tools.buildcheck html
 
 pdf: setup
 	@if ! command -v xelatex >/dev/null || ! command -v latexmk >/dev/null; then \
@@ -58,7 +58,7 @@ pdf: setup
 	  echo "  sudo apt-get install $(TEX_PACKAGES)"; \
 	  exit 1; fi
 	$(BIN)jupyter-book build book/ --builder pdflatex $(JB_FLAGS)
-	@$(PYTHON) -m lib.buildcheck pdf
+	@$(PYTHON) -m tools.buildcheck pdf
 
 test: setup
 	$(BIN)pytest
@@ -71,7 +71,7 @@ bench: setup
 
 submission: setup
 	@ls book/_build/latex/*.pdf >/dev/null 2>&1 || $(MAKE) pdf
-	$(PYTHON) -m lib.submission
+	$(PYTHON) -m tools.submission
 
 clean:
 	rm -rf book/_build dist .pytest_cache

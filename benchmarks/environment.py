@@ -7,11 +7,11 @@ import platform
 
 import torch
 
-from lib.device import training_device
+from lib.runtime import training_device
 
 
 def pick_device() -> torch.device:
-    """The device every benchmark uses: the one the training code uses (lib.device)."""
+    """The device every benchmark uses: the one the training code uses (lib.runtime)."""
     return training_device()
 
 

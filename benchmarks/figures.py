@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 
-from lib.mnist import IMAGE_PIXELS, NUM_CLASSES
+from lib.mnist.data import IMAGE_PIXELS, NUM_CLASSES
 
 
 def epoch_figures(results: dict) -> dict[str, float]:

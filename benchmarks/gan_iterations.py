@@ -1,4 +1,4 @@
-"""WGAN training speed: iterations per second of :func:`lib.gan_training.train_wgan`.
+"""WGAN training speed: iterations per second of :func:`lib.gan.training.train_wgan`.
 
 The homework's configuration (:class:`lib.config.GANConfig` defaults) is run for two lengths,
 ``n1 < n2`` critic iterations, with no snapshot but the final one. The trainer's own clock
@@ -10,8 +10,8 @@ the wall time of the homework's whole run, snapshots included.
 from __future__ import annotations
 
 from lib.config import BenchmarkConfig, GANConfig
-from lib.gan_networks import LIPSCHITZ_METHODS
-from lib.gan_training import train_wgan
+from lib.gan.networks import LIPSCHITZ_METHODS
+from lib.gan.training import train_wgan
 
 def rate_from_two_lengths(n1: int, t1: float, n2: int, t2: float) -> tuple[float, float]:
     """Iterations per second and fixed seconds of ``t(n) = fixed + n / rate`` through two points."""

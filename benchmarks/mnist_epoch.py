@@ -2,7 +2,7 @@
 
 The contenders, timed in alternation:
 
-* ``project``: :func:`lib.mnist_training.train_epoch` on the images held as one tensor;
+* ``project``: :func:`lib.mnist.training.train_epoch` on the images held as one tensor;
 * ``dataloader``: the course's base-code loop, ``torch.utils.data.DataLoader`` (batch 100,
   shuffled) over ``torchvision.datasets.MNIST`` with the ``ToTensor`` transform, same model and
   optimizer, same bookkeeping (loss and accuracy);
@@ -27,9 +27,9 @@ from torch.utils.data import DataLoader, Subset
 from benchmarks.flops import epoch_batches, epoch_flops, training_matmuls
 from benchmarks.timing import fastest, interleaved, square_matmuls
 from lib.config import BenchmarkConfig, OptimizerGridConfig, data_root
-from lib.mnist import IMAGE_PIXELS, TensorDataset, load_mnist
-from lib.mnist_training import make_mlp, make_optimizer, train_epoch
-from lib.reproducibility import seed_everything
+from lib.mnist.data import IMAGE_PIXELS, MNISTTensors, load_mnist
+from lib.mnist.training import make_mlp, make_optimizer, train_epoch
+from lib.runtime import seed_everything
 
 #: The issue's targets: at least this many times faster than the DataLoader loop ...
 TARGET_SPEEDUP_VS_DATALOADER = 5.0
@@ -95,7 +95,7 @@ def measure_epoch(config: BenchmarkConfig, grid: OptimizerGridConfig,
                   device: torch.device) -> dict:
     """Time one epoch of each contender ``config.repeats`` times; return the fastest times and ratios."""
     train = load_mnist(train=True, size=config.epoch_train_size)
-    data = TensorDataset(train.images.to(device), train.labels.to(device))
+    data = MNISTTensors(train.images.to(device), train.labels.to(device))
     n, batch_size = len(data), grid.batch_size
     loader = base_code_loader(config.epoch_train_size, batch_size)
     project_model, project_opt = _fresh_model(0, grid.hidden_dim, device, config)
@@ -114,7 +114,7 @@ def measure_epoch(config: BenchmarkConfig, grid: OptimizerGridConfig,
                                                  for index in index_batches]
     contenders["peak"], peak_flops = square_matmuls(config.matmul_size, config.matmul_count,
                                                     device)
-    warm_up = TensorDataset(data.images[:10 * batch_size], data.labels[:10 * batch_size])
+    warm_up = MNISTTensors(data.images[:10 * batch_size], data.labels[:10 * batch_size])
     train_epoch(project_model, project_opt, warm_up, batch_size, generator)
     contenders["matmuls"]()
     contenders["peak"]()

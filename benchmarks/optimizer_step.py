@@ -3,7 +3,7 @@
 Every contender owns a copy of the MNIST model's parameters with the same fixed gradients and
 takes ``steps`` steps per timing. Four contenders per optimizer, timed in alternation:
 
-* ``ours``: :mod:`lib.optimizers` with its default path (``foreach=None``);
+* ``ours``: :mod:`lib.optim.optimizers` with its default path (``foreach=None``);
 * ``torch``: the ``torch.optim`` counterpart with its default path (``foreach=None``: the
   multi-tensor ``torch._foreach_*`` kernels on a GPU, a loop over the parameters on a CPU);
 * ``ours_foreach`` and ``torch_foreach``: both forced onto the multi-tensor path.
@@ -19,8 +19,8 @@ import torch
 
 from benchmarks.timing import fastest, interleaved
 from lib.config import BenchmarkConfig, OptimizerGridConfig
-from lib.mnist_training import make_mlp, make_optimizer
-from lib.optimizers import OPTIMIZER_CLASSES
+from lib.mnist.training import make_mlp, make_optimizer
+from lib.optim.optimizers import OPTIMIZER_CLASSES
 
 #: The issue's target: a hand-written step at most this many times torch's.
 TARGET_RATIO = 1.2
@@ -28,7 +28,7 @@ LR = 1e-3  # small enough that thousands of steps on fixed gradients stay finite
 
 
 def torch_counterpart(name: str, params, hyper: dict, foreach: bool | None) -> torch.optim.Optimizer:
-    """The ``torch.optim`` optimizer computing the same update as ``lib.optimizers.<name>`` with
+    """The ``torch.optim`` optimizer computing the same update as ``lib.optim.optimizers.<name>`` with
     hyperparameters ``hyper`` (the hand-written optimizer's ``defaults``)."""
     lr = hyper["lr"]
     if name == "SGD":

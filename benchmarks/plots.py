@@ -11,8 +11,8 @@ def plot_optimizer_steps(results: dict):
     on the default path and on the multi-tensor (foreach) path. Returns the figure."""
     entries = results["optimizer_step"]
     names = [entry["optimizer"] for entry in entries]
-    series = (("ours", "lib.optimizers"), ("torch", "torch.optim"),
-              ("ours_foreach", "lib.optimizers, foreach"), ("torch_foreach", "torch.optim, foreach"))
+    series = (("ours", "lib.optim.optimizers"), ("torch", "torch.optim"),
+              ("ours_foreach", "lib.optim.optimizers, foreach"), ("torch_foreach", "torch.optim, foreach"))
     x = np.arange(len(names))
     width = 0.8 / len(series)
     fig, ax = plt.subplots(figsize=(8, 3.6))

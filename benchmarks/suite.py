@@ -13,7 +13,7 @@ from benchmarks.optimizer_step import measure_optimizers
 from benchmarks.results import SECTIONS
 from benchmarks.wall_times import homework_grid
 from lib.config import BenchmarkConfig, OptimizerGridConfig, active_profile
-from lib.mnist_training import training_mode_cpu
+from lib.runtime import cpu_threads
 
 
 def run_benchmarks(profile: str | None = None, sections=SECTIONS, progress: bool = True,
@@ -41,7 +41,7 @@ def run_benchmarks(profile: str | None = None, sections=SECTIONS, progress: bool
         "created": _now(),
     }
     results["measured_at"] = {}
-    with training_mode_cpu(threads=config.threads):  # as the optimizer grid trains
+    with cpu_threads(config.threads):  # as the optimizer grid trains
         for name in tqdm(sections, desc="benchmarks", unit="section", disable=not progress):
             results["measured_at"][name] = _now()
             results[name] = measures[name]()

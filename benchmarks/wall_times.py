@@ -1,6 +1,6 @@
 """Wall times of whole tasks: the optimizer grid, ``make test``, the book build.
 
-The grid's time is read from the results store of :mod:`lib.mnist_training` (each stored run
+The grid's time is read from the results store of :mod:`lib.mnist.store` (each stored run
 keeps its per-epoch training seconds). Other tasks are either timed here, as a shell command, or
 recorded from a measurement made elsewhere; both become one entry of the results' ``wall_times``.
 """
@@ -14,7 +14,8 @@ import time
 from datetime import datetime, timezone
 
 from lib.config import OptimizerGridConfig, repo_root
-from lib.mnist_training import grid_runs, load_run, results_dir, run_path
+from lib.mnist.store import load_run, results_dir, run_path
+from lib.mnist.grid import grid_runs
 
 
 def parse_assignment(text: str, option: str) -> tuple[str, str]:

@@ -1,5 +1,8 @@
 """Code behind the book: minimax games, spectrally normalised WGANs and hand-written optimizers.
 
-One module per concern; the notebooks in ``book/`` import from here. Experiment sizes are chosen
-in :mod:`lib.config` through the ``BOOK_PROFILE`` environment variable (``full`` or ``quick``).
+One subpackage per chapter — :mod:`lib.minimax`, :mod:`lib.gan`, :mod:`lib.optim` with
+:mod:`lib.mnist` — and one module per shared concern: :mod:`lib.config` (every experiment's
+settings, ``BOOK_PROFILE`` = ``full`` or ``quick``), :mod:`lib.runtime` (device, seeding,
+threads, worker processes), :mod:`lib.validation` (argument checks) and :mod:`lib.report`
+(tables and numbers quoted in the prose).
 """

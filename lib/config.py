@@ -17,6 +17,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from lib.validation import check_bool, check_choice, check_int, check_number, check_sequence
+
 PROFILES = ("quick", "full")
 DEFAULT_PROFILE = "full"
 
@@ -61,6 +63,30 @@ class _Profiled:
         return dataclasses.replace(self, **changes)
 
 
+def _positive_ints(config, *names: str) -> None:
+    for name in names:
+        check_int(name, getattr(config, name), minimum=1)
+
+
+def _optional_positive_int(name: str, value) -> int | None:
+    return None if value is None else check_int(name, value, minimum=1)
+
+
+def _changes(name: str, variants) -> None:
+    """Each variant is ``(label, ((field, value), ...))`` naming fields of :class:`GANConfig`."""
+    fields = {f.name for f in dataclasses.fields(GANConfig)}
+    for i, variant in enumerate(variants):
+        if not (isinstance(variant, tuple) and len(variant) == 2 and isinstance(variant[0], str)):
+            raise ValueError(f"{name}[{i}] must be a pair (label, changes), got {variant!r}")
+        _field_changes(f"{name}[{i}]", variant[1], fields)
+
+
+def _field_changes(name: str, changes, fields: set[str]) -> None:
+    for change in changes:
+        if not (isinstance(change, tuple) and len(change) == 2 and change[0] in fields):
+            raise ValueError(f"{name} must hold (GANConfig field, value) pairs, got {change!r}")
+
+
 @dataclass(frozen=True)
 class GANConfig(_Profiled):
     """One WGAN training run on a mixture of Gaussians (homework §1.2).
@@ -70,7 +96,7 @@ class GANConfig(_Profiled):
     ``iterations``, which the base code set too low for the targets to be learnt.
     """
 
-    target: str = "two_gaussians"  # name of a target in lib.gan_targets
+    target: str = "two_gaussians"  # name of a target in lib.gan.targets
     lipschitz: str = "spectral_normalisation"  # how the critic is kept Lipschitz
     iterations: int = 20_000  # critic steps; the generator steps on every n_critic-th
     n_critic: int = 5  # generator step when k mod n_critic == 0
@@ -90,6 +116,26 @@ class GANConfig(_Profiled):
     num_threads: int = 1  # torch threads: one is fastest for these tiny networks
 
     QUICK = {"iterations": 600, "snapshot_every": 200, "eval_samples": 500}
+
+    def __post_init__(self):
+        from lib.gan.networks import LIPSCHITZ_METHODS  # the networks module imports this one
+        from lib.gan.targets import TARGETS
+
+        check_choice("target", self.target, TARGETS)
+        check_choice("lipschitz", self.lipschitz, LIPSCHITZ_METHODS)
+        _positive_ints(self, "iterations", "n_critic", "batch_size", "noise_dim", "hidden_dim",
+                       "snapshot_every", "eval_samples", "num_threads")
+        _optional_positive_int("critic_hidden_dim", self.critic_hidden_dim)
+        check_number("lr", self.lr, 0.0, strict_minimum=True)
+        check_number("clip", self.clip, 0.0, strict_minimum=True)
+        check_number("gp_weight", self.gp_weight, 0.0)
+        check_number("sr_weight", self.sr_weight, 0.0)
+        if not isinstance(self.betas, tuple) or len(self.betas) != 2:
+            raise ValueError(f"betas must be a pair of numbers in [0, 1), got {self.betas!r}")
+        for i, beta in enumerate(self.betas):
+            check_number(f"betas[{i}]", beta, 0.0, 1.0, strict_maximum=True)
+        check_bool("lr_decay", self.lr_decay)
+        check_int("seed", self.seed, minimum=0, maximum=2**32 - 1)
 
 
 @dataclass(frozen=True)
@@ -133,6 +179,18 @@ class GANComparisonConfig(_Profiled):
     QUICK = {"seeds": (1,), "iterations": 200, "eval_samples": 500, "ablation_iterations": 200,
              "long_iterations": 400, "workers": 1}  # one process: starting workers costs more than it saves
 
+    def __post_init__(self):
+        from lib.gan.targets import TARGETS
+
+        _changes("variants", self.variants)
+        _changes("ablation_variants", self.ablation_variants)
+        _field_changes("long_variant", self.long_variant, {f.name for f in dataclasses.fields(GANConfig)})
+        check_sequence("targets", self.targets, lambda n, v: check_choice(n, v, TARGETS), unique=True)
+        check_choice("ablation_target", self.ablation_target, TARGETS)
+        check_sequence("seeds", self.seeds, lambda n, v: check_int(n, v, 0, 2**32 - 1), unique=True)
+        _positive_ints(self, "iterations", "eval_samples", "workers", "ablation_iterations",
+                       "long_iterations")
+
 
 @dataclass(frozen=True)
 class OptimizerGridConfig(_Profiled):
@@ -151,6 +209,17 @@ class OptimizerGridConfig(_Profiled):
 
     QUICK = {"epochs": 2, "seeds": (0,), "train_size": 6_000, "test_size": 2_000, "workers": 1}
 
+    def __post_init__(self):
+        from lib.optim.optimizers import OPTIMIZER_CLASSES, check_lr
+
+        check_sequence("optimizers", self.optimizers,
+                       lambda n, v: check_choice(n, v, tuple(OPTIMIZER_CLASSES)), unique=True)
+        check_sequence("learning_rates", self.learning_rates, lambda n, v: check_lr(v, n), unique=True)
+        check_sequence("seeds", self.seeds, lambda n, v: check_int(n, v, 0, 2**32 - 1), unique=True)
+        _positive_ints(self, "epochs", "batch_size", "hidden_dim", "trace_points_per_epoch", "workers")
+        _optional_positive_int("train_size", self.train_size)
+        _optional_positive_int("test_size", self.test_size)
+
 
 @dataclass(frozen=True)
 class BenchmarkConfig(_Profiled):
@@ -164,7 +233,7 @@ class BenchmarkConfig(_Profiled):
     threads: int = 1  # torch intra-op threads while measuring: the grid trains runs single-threaded
     repeats: int = 5  # alternating repetitions of every timing (the fastest is kept)
     epoch_train_size: int | None = None  # images per measured epoch; None: all 60,000
-    epoch_optimizer: str = "SGD"  # optimizer of both loops: the base code's (lib.optimizers name)
+    epoch_optimizer: str = "SGD"  # optimizer of both loops: the base code's (lib.optim.optimizers name)
     epoch_lr: float = 1e-2
     matmul_size: int = 1024  # n of the n×n float32 matmuls that measure peak throughput
     matmul_count: int = 20  # products per timing of the peak throughput
@@ -174,3 +243,16 @@ class BenchmarkConfig(_Profiled):
 
     QUICK = {"epoch_train_size": 2_000, "matmul_count": 5,
              "optimizer_steps": 50, "gan_iterations": (20, 60), "gan_eval_samples": 200}
+
+    def __post_init__(self):
+        from lib.optim.optimizers import OPTIMIZER_CLASSES, check_lr
+
+        _positive_ints(self, "threads", "repeats", "matmul_size", "matmul_count", "optimizer_steps")
+        _optional_positive_int("epoch_train_size", self.epoch_train_size)
+        _optional_positive_int("gan_eval_samples", self.gan_eval_samples)
+        check_choice("epoch_optimizer", self.epoch_optimizer, tuple(OPTIMIZER_CLASSES))
+        check_lr(self.epoch_lr)
+        short, long = check_sequence("gan_iterations", self.gan_iterations,
+                                     lambda n, v: check_int(n, v, minimum=1), min_length=2)
+        if len(self.gan_iterations) != 2 or not short < long:
+            raise ValueError(f"gan_iterations must be two lengths, shorter first, got {self.gan_iterations!r}")

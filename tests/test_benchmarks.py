@@ -21,9 +21,9 @@ from benchmarks.results import (format_seconds, format_table, markdown_table, me
 from benchmarks.timing import fastest, interleaved, square_matmuls
 from benchmarks.wall_times import homework_grid, parse_assignment, recorded
 from lib.config import OptimizerGridConfig
-from lib.mnist_training import (RunResult, make_mlp, make_optimizer, results_dir, run_path,
-                                run_settings, save_run)
-from lib.optimizers import OPTIMIZER_CLASSES
+from lib.mnist.store import RunResult, results_dir, run_path, run_settings, save_run
+from lib.mnist.training import make_mlp, make_optimizer
+from lib.optim.optimizers import OPTIMIZER_CLASSES
 
 
 def test_training_flops_of_the_mnist_mlp_by_hand():

@@ -7,7 +7,7 @@ matplotlib.use("Agg")
 import pytest
 
 from lib.config import GANComparisonConfig
-from lib.gan_comparison import (
+from lib.gan.comparison import (
     ablation_configs,
     comparison_configs,
     find_row,
@@ -17,7 +17,7 @@ from lib.gan_comparison import (
     summarise,
     train_many,
 )
-from lib.gan_plots import animation_html, plot_critic, plot_final_samples, plot_objective_vs_w1, plot_snapshots, training_animation
+from lib.gan.plots import animation_html, plot_critic, plot_final_samples, plot_objective_vs_w1, plot_snapshots, training_animation
 
 TINY = GANComparisonConfig(
     variants=(("spectral_normalisation", ()), ("weight_clipping", (("lipschitz", "weight_clipping"),))),

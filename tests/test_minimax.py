@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import sympy as sp
 
-from lib import minimax as mm
+from lib.minimax import analysis as mm
 
 SADDLE = np.array(mm.SADDLE)
 

@@ -8,7 +8,7 @@ import torch
 import torchvision
 
 from lib.config import data_root
-from lib.mnist import IMAGE_PIXELS, MNIST_FILES, TensorDataset, load_mnist
+from lib.mnist.data import IMAGE_PIXELS, MNIST_FILES, MNISTTensors, load_mnist
 
 HAVE_MNIST = all((data_root() / "MNIST" / "raw" / name).exists() for name in MNIST_FILES)
 
@@ -77,9 +77,9 @@ def test_data_dir_variable_is_the_default_root(fake_root, monkeypatch):
 
 def test_tensor_dataset_checks_shapes():
     with pytest.raises(ValueError, match="images must have shape"):
-        TensorDataset(torch.zeros(3, 10), torch.zeros(3, dtype=torch.int64))
+        MNISTTensors(torch.zeros(3, 10), torch.zeros(3, dtype=torch.int64))
     with pytest.raises(ValueError, match="labels must have shape"):
-        TensorDataset(torch.zeros(3, IMAGE_PIXELS), torch.zeros(4, dtype=torch.int64))
+        MNISTTensors(torch.zeros(3, IMAGE_PIXELS), torch.zeros(4, dtype=torch.int64))
 
 
 @pytest.mark.skipif(not HAVE_MNIST, reason="the MNIST files are not in the data folder")

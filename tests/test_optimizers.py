@@ -6,7 +6,7 @@ import math
 import pytest
 import torch
 
-from lib.optimizers import (OPTIMIZER_CLASSES, SGD, Adagrad, Adam, AMSGrad, MomentumSGD,
+from lib.optim.optimizers import (OPTIMIZER_CLASSES, SGD, Adagrad, Adam, AMSGrad, MomentumSGD,
                             RMSProp)
 
 # ---------------------------------------------------------------------------------------------

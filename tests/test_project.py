@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from lib import buildcheck, config
+from lib import config
+from tools import buildcheck
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -4,7 +4,7 @@ import zipfile
 
 import pytest
 
-from lib import submission
+from tools import submission
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""The homework's submission archive: ``python -m lib.submission`` (or ``make submission``).
+"""The homework's submission archive: ``python -m tools.submission`` (or ``make submission``).
 
 The course asks for one ZIP named ``ee556_2021_hw2_NameSurname.zip`` holding the code and the
 PDF report. The name is taken from ``author`` in ``book/_config.yml`` (letters only). The archive

@@ -15,6 +15,7 @@ import torch
 import torchvision
 
 from lib.config import data_root
+from lib.validation import check_int
 
 #: The four files torchvision looks for in ``<root>/MNIST/raw/``.
 MNIST_FILES = (
@@ -28,7 +29,7 @@ NUM_CLASSES = 10
 
 
 @dataclass(frozen=True)
-class TensorDataset:
+class MNISTTensors:
     """Images as an ``(n, 784)`` float32 tensor in [0, 1] and labels as an ``(n,)`` int64 tensor."""
 
     images: torch.Tensor
@@ -45,13 +46,13 @@ class TensorDataset:
     def __len__(self) -> int:
         return self.images.shape[0]
 
-    def to(self, device: torch.device | str) -> TensorDataset:
+    def to(self, device: torch.device | str) -> MNISTTensors:
         """The same data on ``device`` (no copy when it is already there)."""
-        return TensorDataset(self.images.to(device), self.labels.to(device))
+        return MNISTTensors(self.images.to(device), self.labels.to(device))
 
 
 def load_mnist(train: bool, size: int | None = None, root: str | Path | None = None,
-               download: bool = True) -> TensorDataset:
+               download: bool = True) -> MNISTTensors:
     """Load the MNIST training (``train=True``, 60,000 images) or test set (10,000 images).
 
     Args:
@@ -67,8 +68,8 @@ def load_mnist(train: bool, size: int | None = None, root: str | Path | None = N
             folder, the ``DATA_DIR`` variable and the four file names.
         ValueError: ``size`` is not a positive integer.
     """
-    if size is not None and (not isinstance(size, int) or isinstance(size, bool) or size <= 0):
-        raise ValueError(f"size must be a positive integer or None, got {size!r}")
+    if size is not None:
+        check_int("size", size, minimum=1)
     root = Path(root) if root is not None else data_root()
     try:
         dataset = torchvision.datasets.MNIST(root=str(root), train=train, download=download)
@@ -84,4 +85,4 @@ def load_mnist(train: bool, size: int | None = None, root: str | Path | None = N
             raise ValueError(f"size must be at most {len(labels)}, got {size}")
         images, labels = images[:size], labels[:size]
     images = images.reshape(len(labels), IMAGE_PIXELS).to(torch.float32).div_(255.0)
-    return TensorDataset(images=images.contiguous(), labels=labels.to(torch.int64).contiguous())
+    return MNISTTensors(images=images.contiguous(), labels=labels.to(torch.int64).contiguous())

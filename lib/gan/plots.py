@@ -9,7 +9,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib import animation
 
-from lib.gan_training import PLANE_RESOLUTION, TrainingRun
+from lib.gan.training import PLANE_RESOLUTION, TrainingRun
 
 REAL_STYLE = {"s": 4, "c": "tab:blue", "alpha": 0.35, "label": "target"}
 FAKE_STYLE = {"s": 4, "c": "tab:orange", "alpha": 0.35, "label": "generated"}

@@ -1,4 +1,4 @@
-"""Check a finished book build: ``python -m lib.buildcheck html|pdf``.
+"""Check a finished book build: ``python -m tools.buildcheck html|pdf``.
 
 Jupyter Book can publish a page whose notebook failed to execute (with a warning only); this
 check fails the build instead, and confirms the expected output file exists.
@@ -32,7 +32,7 @@ def check(kind: str, build_dir: Path | None = None) -> list[str]:
 
 def main(argv: list[str]) -> int:
     if len(argv) != 1:
-        print("usage: python -m lib.buildcheck html|pdf", file=sys.stderr)
+        print("usage: python -m tools.buildcheck html|pdf", file=sys.stderr)
         return 2
     problems = check(argv[0])
     for p in problems:

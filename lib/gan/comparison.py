@@ -8,15 +8,14 @@ critic's objective and its measured Lipschitz constant.
 
 from __future__ import annotations
 
-import multiprocessing
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
 from tqdm import tqdm
 
 from lib.config import GANComparisonConfig, GANConfig
-from lib.gan_training import TrainingRun, train_wgan
+from lib.gan.training import TrainingRun, train_wgan
+from lib.runtime import parallel_map
 
 SUMMARY_FIELDS = ("modes_covered", "high_quality", "w1", "objective", "lipschitz")
 
@@ -66,13 +65,11 @@ def _train_quietly(config: GANConfig) -> TrainingRun:
 
 def train_many(configs: list[GANConfig], workers: int = 2, progress: bool = True) -> list[TrainingRun]:
     """Train every configuration, ``workers`` at a time in separate processes; keep the order."""
-    if isinstance(workers, bool) or not isinstance(workers, int) or workers <= 0:
-        raise ValueError(f"workers must be a positive integer, got {workers!r}")
-    if workers == 1:
-        return [_train_quietly(c) for c in tqdm(configs, desc="runs", disable=not progress)]
-    context = multiprocessing.get_context("spawn")  # fresh interpreters: no forked torch state
-    with ProcessPoolExecutor(workers, mp_context=context) as pool:
-        return list(tqdm(pool.map(_train_quietly, configs), total=len(configs), desc="runs", disable=not progress))
+    runs: list[TrainingRun | None] = [None] * len(configs)
+    for index, run in tqdm(parallel_map(_train_quietly, configs, workers), total=len(configs),
+                           desc="runs", disable=not progress):
+        runs[index] = run
+    return runs
 
 
 def run_comparison(comparison: GANComparisonConfig, progress: bool = True) -> dict[tuple[str, str, int], TrainingRun]:

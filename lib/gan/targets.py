@@ -19,6 +19,8 @@ from dataclasses import dataclass
 import torch
 from torch import distributions as D
 
+from lib.validation import check_int
+
 TARGETS = ("two_gaussians", "ring", "grid")
 
 RING_RADIUS = 2.0  # radius of the circle carrying the 8 ring modes
@@ -69,6 +71,5 @@ def make_target(name: str) -> GaussianMixture:
 
 def make_noise(noise_dim: int) -> D.MultivariateNormal:
     """The generator's noise p_Ω: a standard normal in R^noise_dim."""
-    if isinstance(noise_dim, bool) or not isinstance(noise_dim, int) or noise_dim <= 0:
-        raise ValueError(f"noise_dim must be a positive integer, got {noise_dim!r}")
+    check_int("noise_dim", noise_dim, minimum=1)
     return D.MultivariateNormal(torch.zeros(noise_dim), torch.eye(noise_dim))

@@ -19,7 +19,8 @@ import numpy as np
 import ot
 import torch
 
-from lib.gan_networks import check_input
+from lib.gan.networks import check_input
+from lib.validation import check_int
 
 HIGH_QUALITY_STDS = 3.0  # a sample is high-quality within this many std of its nearest mode
 
@@ -72,8 +73,7 @@ def plane_grid(box: tuple[float, float, float, float], resolution: int) -> torch
     xmin, xmax, ymin, ymax = box
     if not (xmax > xmin and ymax > ymin):
         raise ValueError(f"box must satisfy xmin < xmax and ymin < ymax, got {box}")
-    if isinstance(resolution, bool) or not isinstance(resolution, int) or resolution < 2:
-        raise ValueError(f"resolution must be an integer ≥ 2, got {resolution!r}")
+    check_int("resolution", resolution, minimum=2)
     xs = torch.linspace(xmin, xmax, resolution)
     ys = torch.linspace(ymin, ymax, resolution)
     gx, gy = torch.meshgrid(xs, ys, indexing="xy")
@@ -93,10 +93,3 @@ def lipschitz_estimate(
     """Largest gradient norm of the critic over a ``resolution`` × ``resolution`` grid of ``box``."""
     return float(critic_gradient_norms(critic, plane_grid(box, resolution)).max())
 
-
-def sample_box(*samples: torch.Tensor, margin: float = 0.5) -> tuple[float, float, float, float]:
-    """The smallest axis-aligned box holding every finite sample, widened by ``margin``."""
-    points = torch.cat([s.detach() for s in samples])
-    points = points[torch.isfinite(points).all(dim=1)]
-    lo, hi = points.min(dim=0).values - margin, points.max(dim=0).values + margin
-    return (float(lo[0]), float(hi[0]), float(lo[1]), float(hi[1]))

@@ -1,9 +1,9 @@
-"""The training device is chosen in one place, lib.device."""
+"""The training device is chosen in one place, lib.runtime."""
 
 import pytest
 import torch
 
-from lib.device import training_device
+from lib.runtime import training_device
 
 
 def test_default_is_cuda_when_available_else_cpu(monkeypatch):

@@ -15,9 +15,7 @@ experiment grid always finishes.
 
 from __future__ import annotations
 
-import math
 import time
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -25,41 +23,12 @@ import torch
 from tqdm import tqdm
 
 from lib.config import GANConfig
-from lib.gan_metrics import lipschitz_estimate, mode_metrics, plane_grid, wasserstein1
-from lib.gan_networks import DualVariable, Generator, check_lipschitz_method
-from lib.gan_targets import GaussianMixture, make_noise, make_target
-from lib.reproducibility import seed_everything
+from lib.gan.metrics import lipschitz_estimate, mode_metrics, plane_grid, wasserstein1
+from lib.gan.networks import DualVariable, Generator
+from lib.gan.targets import GaussianMixture, make_noise, make_target
+from lib.runtime import cpu_threads, seed_everything
 
 PLANE_RESOLUTION = 100  # grid points per axis for the critic's level sets and Lipschitz estimate
-
-
-def validate_config(config: GANConfig) -> GANConfig:
-    """Raise ValueError naming the first bad field of ``config``; return it unchanged otherwise."""
-    for name in ("iterations", "n_critic", "batch_size", "noise_dim", "hidden_dim", "snapshot_every",
-                 "eval_samples", "num_threads"):
-        value = getattr(config, name)
-        if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-            raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    for name in ("lr", "clip"):
-        value = getattr(config, name)
-        if not isinstance(value, (int, float)) or not value > 0 or not math.isfinite(value):
-            raise ValueError(f"{name} must be a positive number, got {value!r}")
-    for name in ("gp_weight", "sr_weight"):
-        value = getattr(config, name)
-        if not isinstance(value, (int, float)) or not value >= 0 or not math.isfinite(value):
-            raise ValueError(f"{name} must be a non-negative number, got {value!r}")
-    if len(config.betas) != 2 or not all(0.0 <= b < 1.0 for b in config.betas):
-        raise ValueError(f"betas must be two numbers in [0, 1), got {config.betas!r}")
-    if isinstance(config.seed, bool) or not isinstance(config.seed, int) or config.seed < 0:
-        raise ValueError(f"seed must be a non-negative integer, got {config.seed!r}")
-    if config.critic_hidden_dim is not None and (
-        isinstance(config.critic_hidden_dim, bool) or not isinstance(config.critic_hidden_dim, int)
-        or config.critic_hidden_dim <= 0
-    ):
-        raise ValueError(f"critic_hidden_dim must be a positive integer or None, got {config.critic_hidden_dim!r}")
-    check_lipschitz_method(config.lipschitz)
-    make_target(config.target)  # raises for an unknown target
-    return config
 
 
 def objective(critic: DualVariable, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
@@ -150,21 +119,23 @@ def plot_box(target: GaussianMixture) -> tuple[float, float, float, float]:
     return (float(lo[0]), float(hi[0]), float(lo[1]), float(hi[1]))
 
 
-@contextmanager
-def torch_threads(n: int):
-    """Run the block with ``n`` intra-op torch threads, then restore the previous number."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
+@dataclass
+class _Players:
+    """What a snapshot reads: the two networks, the distributions and the plotting box."""
+
+    generator: Generator
+    critic: DualVariable
+    target: GaussianMixture
+    target_dist: torch.distributions.Distribution
+    noise: torch.distributions.Distribution
+    box: tuple[float, float, float, float]
 
 
-def _snapshot(history, k, generator, critic, target_dist, noise, target, box, n_eval):
+def _snapshot(history: History, k: int, players: _Players, n_eval: int) -> None:
+    generator, critic, target, box = players.generator, players.critic, players.target, players.box
     with torch.no_grad():
-        real = target_dist.sample((n_eval,))
-        fake = generator(noise.sample((n_eval,)))
+        real = players.target_dist.sample((n_eval,))
+        fake = generator(players.noise.sample((n_eval,)))
         history.objective.append(float(objective(critic, real, fake)))
         grid = plane_grid(box, PLANE_RESOLUTION)
         history.critic_values.append(critic(grid).reshape(PLANE_RESOLUTION, PLANE_RESOLUTION).numpy())
@@ -178,11 +149,9 @@ def _snapshot(history, k, generator, critic, target_dist, noise, target, box, n_
     history.samples.append(fake.numpy().copy())
 
 
-def _decay(optimizer: torch.optim.Optimizer, config: GANConfig) -> torch.optim.lr_scheduler.LambdaLR:
-    """Learning rate × (1 − k / iterations) at iteration k if ``config.lr_decay``, else constant."""
-    if config.lr_decay:
-        return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda k: max(0.0, 1.0 - k / config.iterations))
-    return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda k: 1.0)
+def _decay(optimizer: torch.optim.Optimizer, iterations: int) -> torch.optim.lr_scheduler.LambdaLR:
+    """Learning rate × (1 − k / iterations) at iteration k."""
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda k: max(0.0, 1.0 - k / iterations))
 
 
 def _descend(loss: torch.Tensor, optimizer: torch.optim.Optimizer) -> bool:
@@ -197,8 +166,7 @@ def _descend(loss: torch.Tensor, optimizer: torch.optim.Optimizer) -> bool:
 
 def train_wgan(config: GANConfig, progress: bool = True) -> TrainingRun:
     """Train one WGAN as eq. 3–4 say; return the networks and the :class:`History`."""
-    validate_config(config)
-    with torch_threads(config.num_threads):
+    with cpu_threads(config.num_threads):
         seed_everything(config.seed)
         target = make_target(config.target)
         target_dist = target.distribution()
@@ -209,11 +177,11 @@ def train_wgan(config: GANConfig, progress: bool = True) -> TrainingRun:
         critic.enforce_lipschitz()  # start inside the constraint set
         opt_g = torch.optim.Adam(generator.parameters(), lr=config.lr, betas=config.betas)
         opt_d = torch.optim.Adam(critic.parameters(), lr=config.lr, betas=config.betas)
-        schedules = [_decay(opt, config) for opt in (opt_g, opt_d)]
+        schedules = [_decay(opt, config.iterations) for opt in (opt_g, opt_d)] if config.lr_decay else []
         box = plot_box(target)
         history = History()
-        snap = (generator, critic, target_dist, noise, target, box, config.eval_samples)
-        _snapshot(history, 0, *snap)
+        players = _Players(generator, critic, target, target_dist, noise, box)
+        _snapshot(history, 0, players, config.eval_samples)
         start = time.perf_counter()
         for k in tqdm(range(config.iterations), desc=f"{config.lipschitz} on {config.target}",
                       disable=not progress, mininterval=1.0):
@@ -236,8 +204,8 @@ def train_wgan(config: GANConfig, progress: bool = True) -> TrainingRun:
             for schedule in schedules:
                 schedule.step()
             if (k + 1) % config.snapshot_every == 0 and k + 1 < config.iterations:
-                _snapshot(history, k + 1, *snap)
+                _snapshot(history, k + 1, players, config.eval_samples)
         steps = config.iterations if history.diverged_at is None else history.diverged_at
-        _snapshot(history, steps, *snap)
+        _snapshot(history, steps, players, config.eval_samples)
         history.seconds = time.perf_counter() - start
     return TrainingRun(config, target, generator, critic, history, box)

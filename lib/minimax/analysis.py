@@ -21,11 +21,11 @@ that the chapter derives symbolically are those of the code that produces the nu
 from __future__ import annotations
 
 import math
-import numbers
-from types import MappingProxyType
 
 import numpy as np
 import sympy as sp
+
+from lib.validation import check_int, check_number
 
 METHODS = ("simultaneous", "alternating", "extragradient", "optimistic")
 SADDLE = (1.0, 1.0)  # z* = (x*, y*), the unique stationary point
@@ -33,17 +33,15 @@ GAMMA = sp.Symbol("gamma", positive=True)  # the step size, as a symbol
 
 # Step size at which each method stops converging (or, for alternating GDA, stops cycling):
 # the first gamma > 0 with spectral radius 1. Derived and asserted in the chapter.
-STEP_SIZE_LIMITS = MappingProxyType({
+STEP_SIZE_LIMITS = {
     "simultaneous": 0.0,  # spectral radius sqrt(1 + gamma^2) > 1 for every gamma > 0
     "alternating": 2.0,  # eigenvalues on the unit circle below 2; repeated -1 (Jordan) at 2
     "extragradient": 1.0,  # rho^2 = 1 - gamma^2 + gamma^4
     "optimistic": 1.0 / math.sqrt(3.0),  # see spectral_radius
-})
+}
 # What a method does for 0 < gamma < limit and at gamma = limit (diverges above the limit).
-_BELOW_LIMIT = MappingProxyType({
-    "alternating": "cycles", "extragradient": "converges", "optimistic": "converges"})
-_AT_LIMIT = MappingProxyType({
-    "alternating": "diverges", "extragradient": "cycles", "optimistic": "cycles"})
+_BELOW_LIMIT = {"alternating": "cycles", "extragradient": "converges", "optimistic": "converges"}
+_AT_LIMIT = {"alternating": "diverges", "extragradient": "cycles", "optimistic": "cycles"}
 
 
 # --- the game ------------------------------------------------------------------------------
@@ -93,16 +91,11 @@ def _check_method(method):
 
 
 def _check_gamma(gamma):
-    if (isinstance(gamma, bool) or not isinstance(gamma, numbers.Real)
-            or not math.isfinite(gamma) or gamma <= 0):
-        raise ValueError(f"gamma must be a positive finite number, got {gamma!r}")
-    return float(gamma)
+    return check_number("gamma", gamma, 0.0, strict_minimum=True)
 
 
 def _check_count(name, value):
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 0:
-        raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
-    return int(value)
+    return check_int(name, value, minimum=0)
 
 
 def _check_point(z0):

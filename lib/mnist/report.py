@@ -18,8 +18,8 @@ from matplotlib.ticker import NullFormatter
 import numpy as np
 import torch
 
-from lib.mnist_training import RunResult
-from lib.optimizers import AMSGrad
+from lib.mnist.store import RunResult
+from lib.optim.optimizers import AMSGrad
 
 #: The methods that scale each coordinate's step by its own gradient history, and the others.
 ADAPTIVE = ("RMSProp", "AMSGrad", "Adagrad", "Adam")
@@ -186,7 +186,7 @@ def amsgrad_second_moments(gradients: Sequence[float], lr: float = 1e-3, beta1: 
                            beta2: float = 0.999, delta: float = 1e-8) -> dict[str, np.ndarray]:
     """Feed one scalar parameter the same gradients under both AMSGrad variants.
 
-    Returns the step-by-step parameter values of :class:`lib.optimizers.AMSGrad` (``ours``) and
+    Returns the step-by-step parameter values of :class:`lib.optim.optimizers.AMSGrad` (``ours``) and
     of ``torch.optim.Adam(amsgrad=True)`` (``torch``), and the second moment each divides by:
     ours keeps :math:`\\max_s \\hat m_{2,s}`, torch :math:`\\max_s m_{2,s} / (1-\\beta_2^{t})`.
     """

@@ -22,6 +22,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from lib.validation import check_choice, check_int, check_number
+
 LIPSCHITZ_METHODS = (
     "spectral_normalisation",  # W <- W / sigma(W) after every critic step (Miyato et al. 2018)
     "spectral_regularisation",  # penalty (lambda/2) sum sigma(W)^2 in the loss (Yoshida & Miyato 2017)
@@ -34,16 +36,12 @@ _EPS = 1e-12  # guards the normalisations against a zero vector, as torch's spec
 
 
 def _check_positive_int(name: str, value) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return value
+    return check_int(name, value, minimum=1)
 
 
 def check_lipschitz_method(lipschitz: str) -> str:
     """Return ``lipschitz`` if it names one of :data:`LIPSCHITZ_METHODS`, else raise ValueError."""
-    if lipschitz not in LIPSCHITZ_METHODS:
-        raise ValueError(f"lipschitz must be one of {LIPSCHITZ_METHODS}, got {lipschitz!r}")
-    return lipschitz
+    return check_choice("lipschitz", lipschitz, LIPSCHITZ_METHODS)
 
 
 def check_input(x: torch.Tensor, dim: int, name: str = "x") -> None:
@@ -108,7 +106,7 @@ class DualVariable(nn.Module):
         lipschitz: what :meth:`enforce_lipschitz` does — ``"spectral_normalisation"`` (default)
             or ``"weight_clipping"`` project the weights; ``"spectral_regularisation"`` and
             ``"gradient_penalty"`` act through a penalty in the loss (see
-            :func:`lib.gan_training.lipschitz_penalty`), so the projection does nothing for them.
+            :func:`lib.gan.training.lipschitz_penalty`), so the projection does nothing for them.
     """
 
     def __init__(
@@ -121,8 +119,7 @@ class DualVariable(nn.Module):
         super().__init__()
         self.input_dim = _check_positive_int("input_dim", input_dim)
         self.hidden_dim = _check_positive_int("hidden_dim", hidden_dim)
-        if not isinstance(c, (int, float)) or isinstance(c, bool) or not c > 0:
-            raise ValueError(f"c must be a positive number, got {c!r}")
+        check_number("c", c, 0.0, strict_minimum=True)  # finite too: clamping to ±inf clips nothing
         self.c = float(c)
         self.lipschitz = check_lipschitz_method(lipschitz)
         self.hidden = nn.Linear(input_dim, hidden_dim)  # Y1, y1

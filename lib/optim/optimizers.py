@@ -20,19 +20,25 @@ from __future__ import annotations
 
 import math
 import numbers
-from collections.abc import Iterable, Mapping
-from types import MappingProxyType
+from collections.abc import Iterable
 from typing import Any
 
 import torch
 from torch.optim import Optimizer
 
+from lib.validation import FLOAT32_MAX
+
 __all__ = ["SGD", "MomentumSGD", "RMSProp", "AMSGrad", "Adagrad", "Adam", "OPTIMIZER_CLASSES"]
 
 
-def _check_lr(lr: Any) -> None:
-    if not _is_real(lr) or not math.isfinite(lr) or lr < 0:
-        raise ValueError(f"Invalid learning rate: lr={lr!r} (must be a finite number >= 0)")
+def check_lr(lr: Any, name: str = "lr") -> float:
+    """``lr`` if it is a number in [0, float32 max]: larger rates overflow in a float32 step."""
+    if not _is_real(lr) or not math.isfinite(lr) or not 0 <= lr <= FLOAT32_MAX:
+        raise ValueError(f"Invalid learning rate: {name}={lr!r} (must be a number in [0, {FLOAT32_MAX:.4g}])")
+    return float(lr)
+
+
+_check_lr = check_lr
 
 
 def _check_unit_interval(name: str, value: Any) -> None:
@@ -397,7 +403,7 @@ class AMSGrad(_AdamFamily):
         torch._foreach_addcdiv_(params, m1, denom, [-lr / (1 - beta1**t) for t in steps])
 
 
-#: The optimizers of the benchmark, by the names the experiment's configuration uses (read-only).
-OPTIMIZER_CLASSES: Mapping[str, type[Optimizer]] = MappingProxyType(
-    {cls.__name__: cls for cls in (SGD, MomentumSGD, RMSProp, AMSGrad, Adagrad, Adam)}
-)
+#: The optimizers of the benchmark, by the names the experiment's configuration uses.
+OPTIMIZER_CLASSES: dict[str, type[Optimizer]] = {
+    cls.__name__: cls for cls in (SGD, MomentumSGD, RMSProp, AMSGrad, Adagrad, Adam)
+}

@@ -9,7 +9,7 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import numpy as np
 
-from lib.minimax import METHODS, SADDLE, STEP_SIZE_LIMITS, iterate
+from lib.minimax.analysis import METHODS, SADDLE, STEP_SIZE_LIMITS, iterate
 
 LABELS = {
     "simultaneous": "simultaneous GDA",

@@ -1,0 +1,4 @@
+"""Chapter 3 — the homework's optimizers as ``torch.optim.Optimizer`` subclasses (§2).
+
+See :mod:`~lib.optim.optimizers`: SGD, momentum, RMSProp, AMSGrad, Adagrad and Adam.
+"""

@@ -1,0 +1,1 @@
+"""Build tooling (the book's build check, the submission archive); no chapter imports it."""
