@@ -28,8 +28,8 @@ Example::
 from __future__ import annotations
 
 import ast
+import functools
 import hashlib
-import importlib
 import importlib.util
 import json
 import logging
@@ -105,27 +105,52 @@ def _top_level_imports(tree: ast.Module, name: str, is_package: bool) -> set[str
     return {m for m in found if m == PACKAGE or m.startswith(PACKAGE + ".")}
 
 
+def _read_source(path: Path) -> str:
+    """The text of a source file (one place, so that a test can simulate an edit)."""
+    return path.read_text(encoding="utf-8")
+
+
+@functools.lru_cache(maxsize=256)
+def _analyse(source: str, name: str, is_package: bool) -> tuple[frozenset[str], str]:
+    """The ``lib`` modules a source imports at top level, and the hash of its code.
+
+    Cached on the source text itself, so an edited file is always analysed afresh.
+    """
+    tree = ast.parse(source)
+    imports = frozenset(_top_level_imports(tree, name, is_package))
+    code = ast.dump(_without_docstrings(tree))
+    return imports, hashlib.sha256(code.encode()).hexdigest()
+
+
+def _module_code(name: str) -> tuple[frozenset[str], str]:
+    path = _source_file(name)
+    return _analyse(_read_source(path), name, path.name == "__init__.py")
+
+
 def code_modules(*modules: ModuleType | str, exclude: Iterable[ModuleType | str] = ()) -> list[str]:
     """The given modules and every :data:`PACKAGE` module they import at top level, transitively.
 
     Names in ``exclude`` are neither included nor followed. Sorted by name.
+
+    Raises:
+        ValueError: one of ``modules`` is not a Python source module.
     """
+    requested = {_module_name(m) for m in modules}
     excluded = {_module_name(m) for m in exclude}
     seen: set[str] = set()
-    pending = [_module_name(m) for m in modules]
+    pending = sorted(requested)
     while pending:
         name = pending.pop()
         if name in seen or name in excluded:
             continue
         try:
-            path = _source_file(name)
+            imports, _ = _module_code(name)
         except (ModuleNotFoundError, ValueError):
-            if name in {_module_name(m) for m in modules}:
-                raise
-            continue  # ``from lib.x import function``: the name is not a module
+            if name in requested:
+                raise ValueError(f"modules must name Python source modules, got {name!r}") from None
+            continue  # ``from lib.x import function``: ``lib.x.function`` is not a module
         seen.add(name)
-        tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
-        pending += sorted(_top_level_imports(tree, name, path.name == "__init__.py"))
+        pending += sorted(imports - seen)
     return sorted(seen)
 
 
@@ -140,15 +165,13 @@ def source_digest(*modules: ModuleType | str, exclude: Iterable[ModuleType | str
     results but do not compute them.
 
     Raises:
-        ValueError: a name is not a Python source module.
+        ValueError: no module given, or a name that is not a Python source module.
     """
     if not modules:
         raise ValueError("modules must name at least one module")
     digest = hashlib.sha256()
     for name in code_modules(*modules, exclude=exclude):
-        path = _source_file(name)
-        tree = _without_docstrings(ast.parse(path.read_text(encoding="utf-8"), filename=str(path)))
-        digest.update(f"{name}\0{ast.dump(tree)}\0".encode())
+        digest.update(f"{name}\0{_module_code(name)[1]}\0".encode())
     return digest.hexdigest()
 
 
