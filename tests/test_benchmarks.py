@@ -187,16 +187,21 @@ def test_summary_rows_verdicts():
 
 def test_homework_grid_sums_stored_epoch_times(tmp_path):
     grid = OptimizerGridConfig(optimizers=("SGD", "Adam"), learning_rates=(0.1,), seeds=(0,),
-                               workers=2)
+                               epochs=2, trace_points_per_epoch=1, workers=2)
     directory = results_dir(grid, tmp_path)
-    save_run(RunResult("SGD", 0.1, 0, run_settings(grid), epoch_time=[1.0, 2.0]),
-             run_path(directory, "SGD", 0.1, 0))
+
+    def stored(optimizer, epoch_time):  # a finished two-epoch run, as the grid stores it
+        history = {name: [0.5, 0.5] for name in ("train_loss", "train_accuracy", "test_loss",
+                                                 "test_accuracy", "loss_trace")}
+        save_run(RunResult(optimizer, 0.1, 0, run_settings(grid), epoch_time=epoch_time,
+                           **history), run_path(directory, optimizer, 0.1, 0))
+
+    stored("SGD", [1.0, 2.0])
     partial = homework_grid(grid, "full", tmp_path)
     assert (partial["runs_stored"], partial["runs_total"], partial["complete"]) == (1, 2, False)
-    save_run(RunResult("Adam", 0.1, 0, run_settings(grid), epoch_time=[3.0]),
-             run_path(directory, "Adam", 0.1, 0))
+    stored("Adam", [3.0, 0.5])
     full = homework_grid(grid, "full", tmp_path)
-    assert full["complete"] and full["serial_seconds"] == 6.0 and full["wall_seconds"] == 3.0
+    assert full["complete"] and full["serial_seconds"] == 6.5 and full["wall_seconds"] == 3.25
 
 
 def test_command_line_records_and_times_without_rerunning(tmp_path, capsys):

@@ -2,12 +2,13 @@
 
 Each run is stored (see :mod:`lib.mnist.store`) as soon as it ends, so an interrupted grid
 resumes where it stopped and a finished one only loads: ``python -m lib.mnist.grid`` trains (or
-loads) the grid of the active profile.
+loads) the grid of the active profile. Stored runs are keyed on the code and settings that
+computed them, so a changed optimizer or training loop retrains the grid; a stored file that is
+unreadable or fails its checks is logged and its run trained again, never an error.
 """
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,9 +17,18 @@ from tqdm import tqdm
 
 from lib.config import OptimizerGridConfig
 from lib.mnist.data import MNISTTensors, load_mnist
-from lib.mnist.store import RunResult, load_run, results_dir, run_path, run_settings, save_run
+from lib.mnist.store import (
+    RunResult,
+    load_run,
+    results_dir,
+    run_path,
+    run_provenance,
+    run_settings,
+    save_run,
+)
 from lib.mnist.training import train_run
 from lib.runtime import parallel_map
+from lib.store import clean_stale_temps, write_json
 
 
 def grid_runs(config: OptimizerGridConfig) -> list[tuple[str, float, int]]:
@@ -31,31 +41,36 @@ def run_grid(config: OptimizerGridConfig, root: str | Path | None = None,
              progress: bool = True) -> list[RunResult]:
     """Every run of the grid: loaded from the results folder when stored, trained otherwise.
 
-    MNIST is loaded only if a run is missing. Missing runs are trained ``config.workers`` at a
-    time, each in a single-threaded process (or in this process when ``workers`` is 1), and each
-    is saved as soon as it ends, so an interrupted call loses only the runs in progress. Runs
-    come back in :func:`grid_runs` order.
+    MNIST is loaded only if a run is missing. Missing runs (never stored, or stored in a file
+    that fails its checks) are trained ``config.workers`` at a time, each in a single-threaded
+    process (or in this process when ``workers`` is 1), and each is saved as soon as it ends, so
+    an interrupted call loses only the runs in progress; temporary files that an interrupted
+    call left are removed. Every run is seeded, so a resumed grid has the numbers of an
+    uninterrupted one. Runs come back in :func:`grid_runs` order.
     """
     directory = results_dir(config, root)
+    clean_stale_temps(directory)
     runs = grid_runs(config)
     results = {run: load_run(run_path(directory, *run), config) for run in runs}
     missing = [run for run, result in results.items() if result is None]
     if missing:
         train = load_mnist(train=True, size=config.train_size)
         test = load_mnist(train=False, size=config.test_size)
-        directory.mkdir(parents=True, exist_ok=True)
-        (directory / "settings.json").write_text(json.dumps(run_settings(config), indent=1))
+        # For a reader of the results folder: the settings, and all that the key stands for.
+        write_json(directory / "settings.json", run_settings(config))
+        write_json(directory / "provenance.json", run_provenance(run_settings(config)))
         bar = tqdm(total=len(missing), desc="optimizer grid", unit="run", disable=not progress)
         for run, result in _train_runs(missing, train, test, config):
             save_run(result, run_path(directory, *run))
             results[run] = result
-            bar.set_postfix_str(f"{run[0]} lr={run[1]:g} seed={run[2]}", refresh=False)
+            bar.set_postfix_str(f"{run[0]} lr={run[1]!r} seed={run[2]}", refresh=False)
             bar.update()
         bar.close()
     return [results[run] for run in runs]
 
 
-def _train_job(job: tuple[tuple[str, float, int], MNISTTensors, MNISTTensors, OptimizerGridConfig]) -> RunResult:
+def _train_job(job: tuple[tuple[str, float, int], MNISTTensors, MNISTTensors,
+                          OptimizerGridConfig]) -> RunResult:
     run, train, test, config = job
     return train_run(*run, train, test, config)
 
@@ -76,7 +91,7 @@ def main() -> None:
     config = OptimizerGridConfig.for_profile()
     start = time.perf_counter()
     results = run_grid(config)
-    diverged = [f"{r.optimizer} lr={r.lr:g} seed={r.seed}" for r in results if r.diverged]
+    diverged = [f"{r.optimizer} lr={r.lr!r} seed={r.seed}" for r in results if r.diverged]
     print(f"{len(results)} runs ready in {time.perf_counter() - start:.0f} s "
           f"(training time {sum(sum(r.epoch_time) for r in results):.0f} s summed over runs) "
           f"in {results_dir(config)}; diverged: {', '.join(diverged) or 'none'}")
