@@ -17,7 +17,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from lib.validation import check_bool, check_choice, check_int, check_number, check_sequence
+from lib.validation import (FLOAT32_MAX, check_bool, check_choice, check_int, check_number,
+                            check_sequence)
 
 PROFILES = ("quick", "full")
 DEFAULT_PROFILE = "full"
@@ -73,18 +74,32 @@ def _optional_positive_int(name: str, value) -> int | None:
 
 
 def _changes(name: str, variants) -> None:
-    """Each variant is ``(label, ((field, value), ...))`` naming fields of :class:`GANConfig`."""
+    """Each variant is ``(label, ((field, value), ...))`` naming fields of :class:`GANConfig`.
+
+    Labels must be unique (they name the variant's runs) and the values valid GANConfig values.
+    """
     fields = {f.name for f in dataclasses.fields(GANConfig)}
+    if isinstance(variants, (str, bytes)) or not isinstance(variants, tuple):
+        raise ValueError(f"{name} must be a tuple of (label, changes) pairs, got {variants!r}")
     for i, variant in enumerate(variants):
         if not (isinstance(variant, tuple) and len(variant) == 2 and isinstance(variant[0], str)):
             raise ValueError(f"{name}[{i}] must be a pair (label, changes), got {variant!r}")
         _field_changes(f"{name}[{i}]", variant[1], fields)
+    labels = [variant[0] for variant in variants]
+    if len(set(labels)) != len(labels):
+        raise ValueError(f"{name} must not repeat a label, got {labels!r}")
 
 
 def _field_changes(name: str, changes, fields: set[str]) -> None:
+    if not isinstance(changes, tuple):
+        raise ValueError(f"{name} must be a tuple of (GANConfig field, value) pairs, got {changes!r}")
     for change in changes:
         if not (isinstance(change, tuple) and len(change) == 2 and change[0] in fields):
             raise ValueError(f"{name} must hold (GANConfig field, value) pairs, got {change!r}")
+    try:  # the values too: a bad one fails here, not when its runs start
+        GANConfig(**dict(changes))
+    except ValueError as error:
+        raise ValueError(f"{name}: {error}") from None
 
 
 @dataclass(frozen=True)
@@ -126,7 +141,8 @@ class GANConfig(_Profiled):
         _positive_ints(self, "iterations", "n_critic", "batch_size", "noise_dim", "hidden_dim",
                        "snapshot_every", "eval_samples", "num_threads")
         _optional_positive_int("critic_hidden_dim", self.critic_hidden_dim)
-        check_number("lr", self.lr, 0.0, strict_minimum=True)
+        # A rate beyond the float32 range overflows the float32 parameters' first step.
+        check_number("lr", self.lr, 0.0, FLOAT32_MAX, strict_minimum=True)
         check_number("clip", self.clip, 0.0, strict_minimum=True)
         check_number("gp_weight", self.gp_weight, 0.0)
         check_number("sr_weight", self.sr_weight, 0.0)
@@ -251,7 +267,7 @@ class BenchmarkConfig(_Profiled):
         _optional_positive_int("epoch_train_size", self.epoch_train_size)
         _optional_positive_int("gan_eval_samples", self.gan_eval_samples)
         check_choice("epoch_optimizer", self.epoch_optimizer, tuple(OPTIMIZER_CLASSES))
-        check_lr(self.epoch_lr)
+        check_lr(self.epoch_lr, "epoch_lr")
         short, long = check_sequence("gan_iterations", self.gan_iterations,
                                      lambda n, v: check_int(n, v, minimum=1), min_length=2)
         if len(self.gan_iterations) != 2 or not short < long:
