@@ -5,10 +5,20 @@ import math
 import numpy as np
 import pytest
 import torch
+from scipy import integrate, stats
 
-from lib.gan.metrics import lipschitz_estimate, mode_metrics, plane_grid, wasserstein1
+from lib.gan.metrics import (
+    clearly_greater,
+    lipschitz_estimate,
+    mode_metrics,
+    plane_grid,
+    sample_target,
+    seed_summary,
+    w1_noise_floor,
+    wasserstein1,
+)
 from lib.gan.networks import DualVariable
-from lib.gan.targets import make_noise, make_target
+from lib.gan.targets import GaussianMixture, make_noise, make_target
 
 
 @pytest.mark.parametrize(("name", "n_modes", "std"), [("two_gaussians", 2, 0.5), ("ring", 8, 0.05), ("grid", 25, 0.05)])
@@ -73,3 +83,71 @@ def test_plane_grid_validates_its_box():
         plane_grid((1.0, 0.0, 0.0, 1.0), 3)
     with pytest.raises(ValueError, match="resolution must be"):
         plane_grid((0.0, 1.0, 0.0, 1.0), 1)
+
+
+def test_sample_target_follows_the_mixture_and_its_own_generator():
+    target = make_target("ring")
+    a = sample_target(target, 4000, torch.Generator().manual_seed(3))
+    b = sample_target(target, 4000, torch.Generator().manual_seed(3))
+    torch.testing.assert_close(a, b)  # the generator alone decides the draws
+    metrics = mode_metrics(a, target.means, target.std)
+    assert metrics.modes_covered == 8
+    # Equal weights: each mode's count is Binomial(4000, 1/8), std ≈ 21.
+    assert np.abs(np.bincount(torch.cdist(a, target.means).argmin(dim=1).numpy(), minlength=8) - 500).max() < 100
+    assert metrics.high_quality == pytest.approx(1 - math.exp(-4.5), abs=0.01)
+
+
+def test_w1_noise_floor_matches_the_one_dimensional_limit():
+    # For two independent n-samples of a 1-D law F, √n·E W1 → √2 · √(2/π) · ∫ √(F(1 − F)) dx
+    # (the L1 norm of a Brownian bridge composed with F, del Barrio et al. 1999); here F = N(0, 1).
+    target = GaussianMixture("normal", torch.zeros(1, 1, dtype=torch.float64), 1.0)
+    n = 400
+    integral, _ = integrate.quad(lambda x: math.sqrt(stats.norm.cdf(x) * stats.norm.sf(x)), -np.inf, np.inf)
+    expected = math.sqrt(2) * math.sqrt(2 / math.pi) * integral / math.sqrt(n)
+    floor = w1_noise_floor(target, n, repeats=60, seed=1)
+    assert floor.n == n and floor.repeats == 60
+    assert floor.mean == pytest.approx(expected, rel=0.1)
+    assert 0 < floor.std < floor.mean
+
+
+def test_w1_noise_floor_shrinks_with_the_sample_size_and_is_reproducible():
+    ring = make_target("ring")
+    small, large = w1_noise_floor(ring, 100, repeats=8), w1_noise_floor(ring, 800, repeats=8)
+    assert small.mean - large.mean > small.std + large.std
+    assert w1_noise_floor(ring, 100, repeats=3, seed=4) == w1_noise_floor(ring, 100, repeats=3, seed=4)
+
+
+@pytest.mark.parametrize(("kwargs", "message"), [
+    ({"n": 0}, "n must be a positive integer"),
+    ({"n": 10, "repeats": 0}, "repeats must be a positive integer"),
+    ({"n": 10, "seed": -1}, "seed must be"),
+])
+def test_w1_noise_floor_rejects_bad_arguments(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        w1_noise_floor(make_target("ring"), **kwargs)
+
+
+def test_seed_summary_leaves_diverged_runs_out_and_counts_them():
+    finals = [{"w1": 1.0, "diverged": False}, {"w1": 3.0, "diverged": False}, {"w1": float("nan"), "diverged": True}]
+    summary = seed_summary(finals, ["w1"])
+    assert summary.runs == 2 and summary.diverged == 1
+    assert summary.mean["w1"] == pytest.approx(np.nanmean([f["w1"] for f in finals]))
+    assert summary.std["w1"] == pytest.approx(np.nanstd([f["w1"] for f in finals]))
+    none_left = seed_summary(finals[2:], ["w1"])
+    assert none_left.runs == 0 and math.isnan(none_left.mean["w1"])
+    with pytest.raises(ValueError, match="finals must hold"):
+        seed_summary([], ["w1"])
+    with pytest.raises(ValueError, match="lacks the metrics"):
+        seed_summary(finals, ["lipschitz"])
+    with pytest.raises(ValueError, match="keys must be"):
+        seed_summary(finals, "w1")
+
+
+def test_clearly_greater_needs_a_gap_beyond_both_spreads():
+    high = seed_summary([{"hq": 0.50}, {"hq": 0.60}], ["hq"])  # 0.55 ± 0.05
+    close = seed_summary([{"hq": 0.42}, {"hq": 0.52}], ["hq"])  # 0.47 ± 0.05: gap 0.08 < 0.10
+    low = seed_summary([{"hq": 0.30}, {"hq": 0.32}], ["hq"])  # 0.31 ± 0.01
+    assert clearly_greater(high, low, "hq") and not clearly_greater(low, high, "hq")
+    assert not clearly_greater(high, close, "hq")
+    with pytest.raises(ValueError, match="no metric 'w1'"):
+        clearly_greater(high, low, "w1")
