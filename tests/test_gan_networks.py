@@ -143,3 +143,20 @@ def test_penalty_methods_leave_weights_unchanged(method):
     for b, p in zip(before, d.parameters()):
         torch.testing.assert_close(b, p.detach())
 
+
+
+def test_spectral_normalisation_leaves_a_zero_weight_zero_and_recovers():
+    torch.manual_seed(0)
+    d = DualVariable(hidden_dim=20)
+    u_before = d.u_hidden.clone()
+    with torch.no_grad():
+        d.hidden.weight.zero_()
+    sigmas = d.spectral_normalisation()
+    assert float(sigmas[0]) == 0.0
+    assert float(d.hidden.weight.detach().abs().max()) == 0.0 and torch.isfinite(d.hidden.weight).all()
+    torch.testing.assert_close(d.u_hidden, u_before)  # not zeroed: it can track a new weight
+    with torch.no_grad():
+        d.hidden.weight.copy_(torch.randn(20, 2) * 5)
+    for _ in range(30):
+        d.spectral_normalisation()
+    assert abs(d.exact_spectral_norms()[0] - 1.0) < 1e-3

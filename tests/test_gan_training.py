@@ -7,12 +7,14 @@ import torch
 
 from lib.config import GANConfig
 from lib.gan.networks import DualVariable, Generator
-from lib.gan.targets import make_noise, make_target
+from lib.gan.sampling import RunSampler
+from lib.gan.targets import make_target
 from lib.gan.training import (
+    critic_step,
+    generator_step,
     gradient_penalty,
     lipschitz_penalty,
     objective,
-    sample_batch,
     spectral_regularisation,
     train_wgan,
 )
@@ -26,13 +28,19 @@ def test_objective_is_mean_on_real_minus_mean_on_fake():
         assert float(objective(d, real, fake)) == pytest.approx(float(d(real).mean() - d(fake).mean()))
 
 
-def test_sample_batch_draws_from_the_target_and_the_generator():
-    torch.manual_seed(0)
-    target = make_target("ring").distribution()
-    real, fake = sample_batch(target, make_noise(2), Generator(), 200)
-    assert real.shape == fake.shape == (200, 2)
-    assert torch.allclose(real.norm(dim=1), torch.full((200,), 2.0), atol=0.3)
-    assert fake.requires_grad  # the generator's step differentiates through it
+def test_run_sampler_draws_the_target_and_repeats_for_the_same_seed():
+    target = make_target("ring")
+    sampler = RunSampler(target, noise_dim=2, batch_size=200, seed=3, block=7)
+    draws = [sampler.draws(k) for k in range(10)]  # crosses a block boundary
+    assert draws[9].real.shape == (200, 2) and draws[9].mix.shape == (200, 1)
+    assert torch.allclose(draws[9].real.norm(dim=1), torch.full((200,), 2.0), atol=0.3)
+    assert float(draws[9].mix.min()) >= 0.0 and float(draws[9].mix.max()) <= 1.0
+    again = RunSampler(target, noise_dim=2, batch_size=200, seed=3, block=7)
+    for k in range(10):
+        torch.testing.assert_close(again.draws(k).generator_noise, draws[k].generator_noise)
+    assert not torch.equal(draws[0].real, draws[1].real)
+    with pytest.raises(ValueError, match="in order"):
+        again.draws(0)
 
 
 def test_gradient_penalty_is_zero_for_a_unit_slope_linear_critic():
@@ -86,44 +94,73 @@ def test_bad_hyperparameters_raise_value_error_naming_them(changes, message):
         GANConfig(**changes)
 
 
-def test_one_trainer_step_follows_eq_3_and_4():
-    """k = 0: one critic step, the projection, and a generator step (0 mod 5 = 0)."""
-    config = GANConfig(target="ring", iterations=1, snapshot_every=1, eval_samples=100)
-    torch.manual_seed(config.seed)
-    run = train_wgan(config, progress=False)
-    # Replay the same step by hand from the same seed.
-    from lib.runtime import seed_everything
+def _hand_written_critic(params, a):
+    """d(a) = Y2 relu(Y1 a + y1) + y2, written out from the parameter list (Y1, y1, Y2, y2)."""
+    y1_weight, y1_bias, y2_weight, y2_bias = params
+    return (torch.relu(a @ y1_weight.T + y1_bias) @ y2_weight.T + y2_bias).reshape(-1)
 
-    seed_everything(config.seed)
-    target, noise = make_target("ring").distribution(), make_noise(2)
+
+def test_one_critic_step_moves_the_critic_against_the_gradient_of_its_loss():
+    """With plain SGD, a critic step changes Y by −lr ∇_Y(−F̂ + λ·GP), computed here by hand."""
+    torch.manual_seed(0)
+    config = GANConfig(lipschitz="gradient_penalty", gp_weight=0.7)
+    critic = DualVariable(lipschitz="gradient_penalty")
+    real, fake, mix = torch.randn(64, 2), torch.randn(64, 2) + 1.0, torch.rand(64, 1)
+    params = [p.detach().clone().double().requires_grad_(True) for p in critic.parameters()]
+    r, f, t = real.double(), fake.double(), mix.double()
+    gain = _hand_written_critic(params, r).mean() - _hand_written_critic(params, f).mean()
+    mixed = (t * r + (1 - t) * f).requires_grad_(True)
+    (slope,) = torch.autograd.grad(_hand_written_critic(params, mixed).sum(), mixed, create_graph=True)
+    loss = -gain + 0.7 * ((slope.norm(dim=1) - 1) ** 2).mean()
+    grads = torch.autograd.grad(loss, params)
+    lr = 0.05
+    returned = critic_step(critic, torch.optim.SGD(critic.parameters(), lr=lr), real, fake, config, mix)
+    assert float(returned) == pytest.approx(float(gain), rel=1e-5)
+    for p, before, g in zip(critic.parameters(), params, grads):
+        torch.testing.assert_close(p.detach().double(), before.detach() - lr * g, atol=1e-6, rtol=1e-5)
+
+
+def test_critic_step_projects_after_the_step_and_refuses_a_non_finite_loss():
+    torch.manual_seed(0)
+    config = GANConfig(lipschitz="weight_clipping", clip=0.01)
+    critic = DualVariable(c=0.01, lipschitz="weight_clipping")
+    real, fake = torch.randn(32, 2), torch.randn(32, 2)
+    critic_step(critic, torch.optim.SGD(critic.parameters(), lr=10.0), real, fake, config)
+    assert max(float(p.detach().abs().max()) for p in critic.parameters()) == pytest.approx(0.01)
+    before = [p.detach().clone() for p in critic.parameters()]
+    real[0, 0] = float("nan")
+    assert critic_step(critic, torch.optim.SGD(critic.parameters(), lr=10.0), real, fake, config) is None
+    for b, p in zip(before, critic.parameters()):
+        assert torch.equal(b, p.detach())
+
+
+def test_generator_step_descends_the_negated_critic_mean():
+    torch.manual_seed(0)
     g, d = Generator(), DualVariable()
-    d.enforce_lipschitz()
-    opt_g = torch.optim.Adam(g.parameters(), lr=1e-3, betas=(0.0, 0.9))
-    opt_d = torch.optim.Adam(d.parameters(), lr=1e-3, betas=(0.0, 0.9))
-    target.sample((config.eval_samples,)), noise.sample((config.eval_samples,))  # initial snapshot draws
-    torch.rand(0)
-    real = target.sample((200,))
-    with torch.no_grad():
-        fake = g(noise.sample((200,)))
-    loss = -objective(d, real, fake)
-    opt_d.zero_grad(); loss.backward(); opt_d.step(); d.enforce_lipschitz()
-    loss_g = -d(g(noise.sample((200,)))).mean()
-    opt_g.zero_grad(); loss_g.backward(); opt_g.step()
-    for ours, theirs in zip(list(g.parameters()) + list(d.parameters()),
-                            list(run.generator.parameters()) + list(run.critic.parameters())):
-        torch.testing.assert_close(ours, theirs)
-    assert run.history.critic_objective == [pytest.approx(-loss.detach().item())]
-    assert run.critic.lipschitz_bound() <= 1.0 + 1e-3
+    noise = torch.randn(50, 2)
+    params = [p.detach().clone().requires_grad_(True) for p in g.parameters()]
+    w1, b1, w2, b2 = params
+    fake = torch.relu(noise @ w1.T + b1) @ w2.T + b2
+    loss = -_hand_written_critic([p.detach() for p in d.parameters()], fake).mean()
+    grads = torch.autograd.grad(loss, params)
+    critic_before = [p.detach().clone() for p in d.parameters()]
+    returned = generator_step(g, d, torch.optim.SGD(g.parameters(), lr=0.1), noise)
+    assert float(returned) == pytest.approx(float(loss), rel=1e-5)
+    for p, before, grad in zip(g.parameters(), params, grads):
+        torch.testing.assert_close(p.detach(), before.detach() - 0.1 * grad)
+    for b, p in zip(critic_before, d.parameters()):  # the critic is not moved
+        assert torch.equal(b, p.detach()) and p.grad is None
 
 
 def test_generator_steps_only_every_n_critic_iterations():
-    config = GANConfig(target="ring", iterations=4, n_critic=5, snapshot_every=100, eval_samples=100)
-    run = train_wgan(config, progress=False)
-    torch.manual_seed(config.seed)
-    seed_run = train_wgan(config.replace(iterations=1), progress=False)
-    # iterations 1..3 move only the critic: the generator after 4 iterations equals the one after 1
-    for a, b in zip(run.generator.parameters(), seed_run.generator.parameters()):
+    config = GANConfig(target="ring", iterations=5, n_critic=5, snapshot_every=100, eval_samples=100)
+    runs = {n: train_wgan(config.replace(iterations=n), progress=False) for n in (1, 5, 6)}
+    # iterations 1..4 move only the critic: the generator after 5 iterations equals the one after
+    # 1; iteration 5 (5 mod 5 = 0) moves it again.
+    for a, b, c in zip(*(runs[n].generator.parameters() for n in (1, 5, 6))):
         torch.testing.assert_close(a, b)
+        assert not torch.equal(b, c)
+    assert not all(torch.equal(a, b) for a, b in zip(runs[1].critic.parameters(), runs[5].critic.parameters()))
 
 
 @pytest.mark.parametrize("method", ["spectral_normalisation", "weight_clipping", "gradient_penalty", "spectral_regularisation"])

@@ -11,7 +11,8 @@ trained); each call runs one power-iteration step
 .. math:: v \\leftarrow W^\\top u / \\|W^\\top u\\|,\\quad u \\leftarrow W v / \\|W v\\|,\\quad
           \\hat\\sigma(W) = u^\\top W v,
 
-and rewrites the weight in place, ``W.data = W.data / σ̂``. Because the weight changes only a little
+and rewrites the weight in place, ``W ← W / σ̂`` (a zero weight, σ̂ = 0, is left as it is rather
+than turned into NaN; its ``u`` is kept). Because the weight changes only a little
 between two optimiser steps, one step per call is enough for :math:`u` to track the top singular
 vector (the argument of the paper).
 """
@@ -65,7 +66,10 @@ def power_iteration(weight: torch.Tensor, u: torch.Tensor, n_steps: int = 1) -> 
     _check_positive_int("n_steps", n_steps)
     for _ in range(n_steps):
         v = F.normalize(weight.t() @ u, dim=0, eps=_EPS)
-        u.copy_(F.normalize(weight @ v, dim=0, eps=_EPS))
+        wv = weight @ v
+        norm = wv.norm()
+        # A zero weight gives W v = 0: keep the old u (a zero u would stay zero forever after).
+        u.copy_(torch.where(norm > _EPS, wv / norm.clamp_min(_EPS), u))
     return u @ weight @ v
 
 
@@ -143,13 +147,17 @@ class DualVariable(nn.Module):
         return self.output(torch.relu(self.hidden(a))).squeeze(-1)
 
     @torch.no_grad()
-    def spectral_normalisation(self) -> list[float]:
-        """One power-iteration step per weight, then W ← W / σ̂(W) in place; returns the σ̂s."""
+    def spectral_normalisation(self) -> list[torch.Tensor]:
+        """One power-iteration step per weight, then W ← W / σ̂(W) in place; returns the σ̂s.
+
+        A weight with σ̂ = 0 (all zeros) is left unchanged. The σ̂s stay tensors: reading them
+        as floats would stop the training loop at every step to wait for the value.
+        """
         sigmas = []
         for name, layer in self.named_layers():
             sigma = power_iteration(layer.weight.data, getattr(self, f"u_{name}"))
-            layer.weight.data = layer.weight.data / sigma
-            sigmas.append(float(sigma))
+            layer.weight.data.div_(torch.where(sigma > 0, sigma, torch.ones_like(sigma)))
+            sigmas.append(sigma)
         return sigmas
 
     @torch.no_grad()
