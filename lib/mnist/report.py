@@ -1,22 +1,29 @@
 """Tables and figures of the optimizer benchmark (homework §2), built from :class:`RunResult` s.
 
 * :func:`summarize`: final test accuracy per (optimizer, learning rate), mean ± std over seeds;
-* :func:`accuracy_table`: that summary as a Markdown table;
+* :func:`gap`, :func:`smallest_gap`, :func:`tied_with_best`: the book's ranking rule — one mean
+  ranks above another only when the gap exceeds the spread (the sum of the two standard
+  deviations over at least two seeds each);
+* :func:`accuracy_table`: the summary as a Markdown table, the best mean of each learning rate
+  and every mean tied with it in bold;
 * :func:`plot_loss_curves`, :func:`plot_test_accuracy`: one panel per learning rate;
 * :func:`amsgrad_second_moments`, :func:`plot_amsgrad_variants`: how the homework's AMSGrad
-  and ``torch.optim.Adam(amsgrad=True)`` treat the same gradient sequence.
+  and ``torch.optim.Adam(amsgrad=True)`` treat the same gradient sequence;
+* :func:`replay`, :func:`homework_pseudocode`: the chapter's check of the graded update rules —
+  an optimizer fed a fixed gradient sequence, against a line-by-line NumPy transcription of the
+  homework's pseudocode.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import matplotlib.pyplot as plt
-from matplotlib.ticker import NullFormatter
 import numpy as np
 import torch
+from matplotlib.ticker import NullFormatter
 
 from lib.mnist.store import RunResult
 from lib.optim.optimizers import AMSGrad
@@ -66,6 +73,70 @@ def select(results: Sequence[RunResult], optimizer: str, lr: float) -> list[RunR
     return [r for r in results if r.optimizer == optimizer and r.lr == lr]
 
 
+@dataclass(frozen=True)
+class Gap:
+    """How far the mean final accuracy of ``higher`` lies above that of ``lower``, in points (%).
+
+    The spread is the sum of the two sample standard deviations over seeds. The book ranks
+    ``higher`` above ``lower`` only when the gap exceeds it, which needs at least two finished
+    seeds on each side (with one, the spread is unknown).
+    """
+
+    higher: Summary
+    lower: Summary
+
+    @property
+    def points(self) -> float:
+        return 100 * (self.higher.mean - self.lower.mean)
+
+    @property
+    def spread(self) -> float:
+        return 100 * (self.higher.std + self.lower.std)
+
+    @property
+    def exceeds_spread(self) -> bool:
+        seeds = min(len(self.higher.accuracies), len(self.lower.accuracies))
+        return bool(seeds >= 2 and self.points > self.spread)
+
+    def describe(self) -> str:
+        """The gap in words for the prose, e.g. ``"3.10 points, spread 0.52"``."""
+        return f"{self.points:.2f} points, spread {self.spread:.2f}"
+
+
+def gap(summaries: dict[tuple[str, float], Summary], higher: str, lower: str, lr: float) -> Gap:
+    """The :class:`Gap` from ``lower``'s mean up to ``higher``'s at learning rate ``lr``."""
+    for name in (higher, lower):
+        if (name, lr) not in summaries:
+            raise ValueError(f"no runs of {name!r} at lr {lr!r}; "
+                             f"summaries hold {sorted(summaries, key=str)}")
+    return Gap(summaries[(higher, lr)], summaries[(lower, lr)])
+
+
+def smallest_gap(summaries: dict[tuple[str, float], Summary], higher: Sequence[str],
+                 lower: Sequence[str], lr: float) -> Gap:
+    """Of every pair (one of ``higher``, one of ``lower``), the gap least in favour of ``higher``.
+
+    ``higher`` ranks above ``lower`` as a group when this gap exceeds its spread; the pair is
+    chosen by the size of the gap, so another pair may have a larger spread.
+    """
+    if isinstance(higher, str) or isinstance(lower, str) or not higher or not lower:
+        raise ValueError(f"higher and lower must be non-empty sequences of optimizer names, "
+                         f"got {higher!r} and {lower!r}")
+    gaps = [gap(summaries, a, b, lr) for a in higher for b in lower]
+    return min(gaps, key=lambda g: g.points if not math.isnan(g.points) else -math.inf)
+
+
+def tied_with_best(summaries: dict[tuple[str, float], Summary], lr: float) -> list[str]:
+    """The optimizers at ``lr`` whose mean cannot be ranked below the best mean: the best one and
+    every other whose gap to it does not exceed the spread (runs that all diverged excluded)."""
+    finished = {name: s for (name, rate), s in summaries.items() if rate == lr and s.accuracies}
+    if not finished:
+        return []
+    best = max(finished, key=lambda name: finished[name].mean)
+    return [name for name in finished
+            if name == best or not Gap(finished[best], finished[name]).exceeds_spread]
+
+
 def describe_runs(runs: Sequence[RunResult]) -> str:
     """Name runs for the prose, e.g. ``"SGD at lr 0.5 (seed 0, 2)"``; ``"none"`` if empty."""
     groups: dict[tuple[str, float], list[str]] = {}
@@ -89,12 +160,12 @@ def _cell(summary: Summary) -> str:
 def accuracy_table(summaries: dict[tuple[str, float], Summary]) -> str:
     """Markdown table: one row per optimizer, one column per learning rate, test accuracy in %.
 
-    The best mean of each column is in bold.
+    In each column the best mean is in bold, and so is every mean tied with it (its gap to the
+    best does not exceed the spread, see :func:`tied_with_best`).
     """
     optimizers = list(dict.fromkeys(name for name, _ in summaries))
     rates = list(dict.fromkeys(lr for _, lr in summaries))
-    best = {lr: max((s.mean for (_, r), s in summaries.items() if r == lr and s.accuracies),
-                    default=math.nan) for lr in rates}
+    top = {lr: tied_with_best(summaries, lr) for lr in rates}
     lines = ["| optimizer | " + " | ".join(f"lr = {lr:g}" for lr in rates) + " |",
              "|---|" + "---:|" * len(rates)]
     for name in optimizers:
@@ -102,8 +173,7 @@ def accuracy_table(summaries: dict[tuple[str, float], Summary]) -> str:
         for lr in rates:
             summary = summaries[(name, lr)]
             cell = _cell(summary)
-            cells.append(f"**{cell}**" if summary.accuracies and summary.mean == best[lr]
-                         else cell)
+            cells.append(f"**{cell}**" if name in top[lr] else cell)
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -229,3 +299,65 @@ def plot_amsgrad_variants(trace: dict[str, np.ndarray]):
     right.legend(fontsize=8)
     fig.tight_layout()
     return fig
+
+
+def replay(make_optimizer: Callable[[list[torch.nn.Parameter]], torch.optim.Optimizer],
+           theta0: np.ndarray, gradients: Sequence[np.ndarray]) -> np.ndarray:
+    """Run an optimizer on one float64 parameter fed the given ``gradients``, one per step.
+
+    ``make_optimizer`` builds the optimizer from the parameter list (e.g.
+    ``lambda params: RMSProp(params, lr=0.1)``). Returns the parameter after every step, shape
+    ``(len(gradients), *theta0.shape)``.
+    """
+    theta0 = np.asarray(theta0, dtype=np.float64)
+    param = torch.nn.Parameter(torch.tensor(theta0, dtype=torch.float64))
+    optimizer = make_optimizer([param])
+    path = []
+    for i, g in enumerate(gradients):
+        g = np.asarray(g, dtype=np.float64)
+        if g.shape != theta0.shape:
+            raise ValueError(f"gradients[{i}] must have the shape {theta0.shape} of theta0, "
+                             f"got {g.shape}")
+        param.grad = torch.tensor(g, dtype=torch.float64)
+        optimizer.step()
+        path.append(param.detach().numpy().copy())
+    return np.array(path)
+
+
+def homework_pseudocode(name: str, theta0: np.ndarray, gradients: Sequence[np.ndarray],
+                        lr: float, **hyper: float) -> np.ndarray:
+    """The homework's pseudocode of ``name`` transcribed line by line in NumPy (float64).
+
+    ``name`` is ``"SGD"``, ``"MomentumSGD"`` (``rho``), ``"RMSProp"`` (``tau``, ``delta``) or
+    ``"AMSGrad"`` (``beta1``, ``beta2``, ``delta``); the loop counter ``t`` starts at 0 as in
+    the homework, so the bias corrections use ``t + 1``. Returns the parameter after every step,
+    as :func:`replay` does, for an independent check of the library's optimizers.
+    """
+    needed = {"SGD": (), "MomentumSGD": ("rho",), "RMSProp": ("tau", "delta"),
+              "AMSGrad": ("beta1", "beta2", "delta")}
+    if name not in needed:
+        raise ValueError(f"name must be one of {tuple(needed)}, got {name!r}")
+    if sorted(hyper) != sorted(needed[name]):
+        raise ValueError(f"{name} takes the hyperparameters {needed[name]}, got {tuple(hyper)}")
+    theta = np.array(theta0, dtype=np.float64)
+    zeros = np.zeros_like(theta)
+    m, r, m1, m2, m2_max = zeros.copy(), zeros.copy(), zeros.copy(), zeros.copy(), zeros.copy()
+    path = []
+    for t, g in enumerate(np.asarray(g, dtype=np.float64) for g in gradients):
+        if name == "SGD":
+            theta = theta - lr * g
+        elif name == "MomentumSGD":
+            m = hyper["rho"] * m + g
+            theta = theta - lr * m
+        elif name == "RMSProp":
+            r = hyper["tau"] * r + (1 - hyper["tau"]) * g * g
+            theta = theta - lr / (hyper["delta"] + np.sqrt(r)) * g
+        else:
+            beta1, beta2 = hyper["beta1"], hyper["beta2"]
+            m1 = beta1 * m1 + (1 - beta1) * g
+            m2 = beta2 * m2 + (1 - beta2) * g * g
+            m1_hat, m2_hat = m1 / (1 - beta1 ** (t + 1)), m2 / (1 - beta2 ** (t + 1))
+            m2_max = np.maximum(m2_max, m2_hat)
+            theta = theta - lr * m1_hat / (hyper["delta"] + np.sqrt(m2_max))
+        path.append(theta.copy())
+    return np.array(path)
