@@ -1,24 +1,34 @@
 """The homework's submission archive: ``python -m tools.submission`` (or ``make submission``).
 
 The course asks for one ZIP named ``ee556_2021_hw2_NameSurname.zip`` holding the code and the
-PDF report. The name is taken from ``author`` in ``book/_config.yml`` (letters only). The archive
+PDF report. The name comes from ``--author``, else ``$AUTHOR``
+(``make submission AUTHOR="Name Surname"``), else ``author`` in ``book/_config.yml``, written in
+ASCII letters (``Søren Ørsted`` gives ``SorenOrsted``, ``Αλέξανδρος`` ``Alexandros``). The PDF is
+the book's own, found by the name ``book/_config.yml`` gives it, and must be a PDF. The archive
 holds the PDF, the package, the notebooks and the book's sources, the tests, the README and the
-environment files; never build outputs, data, results or virtual environments.
+environment files; never build outputs, data, results or virtual environments. It is written
+to a temporary file and renamed when complete, so a failure never leaves a partial archive.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import unicodedata
 import zipfile
 from pathlib import Path
 
 import yaml
+from anyascii import anyascii
 
 from lib.config import repo_root
+from lib.store import atomic_writer, clean_stale_temps
 
 ARCHIVE_TEMPLATE = "ee556_2021_hw2_{name}.zip"
+MAX_NAME_LETTERS = 64  # the name part of the archive; file names must stay well under 255 bytes
+PDF_MAGIC = b"%PDF-"
+DEFAULT_TARGET = "book.tex"  # Jupyter Book's LaTeX file name when _config.yml sets none
 # Files at the top of the repository that go in, and the folders whose files go in.
 TOP_FILES = ("README.md", "pyproject.toml", "environment.yml", "Makefile", "conftest.py")
 FOLDERS = {"lib": ("*.py",), "tests": ("*.py",), "benchmarks": ("*.py", "results.json"),
@@ -27,30 +37,88 @@ FOLDERS = {"lib": ("*.py",), "tests": ("*.py",), "benchmarks": ("*.py", "results
 NEVER = ("_build", "__pycache__", ".ipynb_checkpoints", ".venv", "data", "results")
 
 
+def ascii_letters(author: str) -> str:
+    """The letters of ``author`` written in ASCII: ``"Søren Ørsted"`` gives ``"SorenOrsted"``.
+
+    Each letter is transliterated with anyascii (Latin letters lose their accents and ø, æ, ß,
+    ł, đ become o, ae, ss, l, d; Greek, Cyrillic and CJK names are romanised); spaces,
+    punctuation and digits are dropped.
+
+    Raises:
+        ValueError: ``author`` has no letters, a letter with no ASCII spelling, or more than
+            :data:`MAX_NAME_LETTERS` letters.
+    """
+    if not isinstance(author, str):
+        raise ValueError(f"author must be a string, got {author!r}")
+    letters = []
+    for char in unicodedata.normalize("NFC", author):
+        if unicodedata.category(char)[0] not in "LM":
+            continue  # spaces, punctuation, digits
+        spelled = "".join(c for c in anyascii(char) if c.isascii() and c.isalpha())
+        if not spelled and unicodedata.category(char)[0] == "L":
+            raise ValueError(f"author: the letter {char!r} of {author!r} has no ASCII spelling; "
+                             f"pass a Latin spelling with --author (or AUTHOR=...)")
+        letters.append(spelled)
+    name = "".join(letters)
+    if not name:
+        raise ValueError(f"author must contain letters (set it with --author, AUTHOR=... or in "
+                         f"book/_config.yml), got {author!r}")
+    if len(name) > MAX_NAME_LETTERS:
+        raise ValueError(f"author gives a name of {len(name)} letters, more than the "
+                         f"{MAX_NAME_LETTERS} an archive name can hold: pass a shorter --author")
+    return name
+
+
 def archive_name(author: str) -> str:
-    """``ee556_2021_hw2_<ASCII letters of author>.zip``; ValueError if there are none."""
-    # Accents are dropped (É -> E) so that the name stays ASCII, as upload forms expect.
-    ascii_form = unicodedata.normalize("NFKD", author).encode("ascii", "ignore").decode()
-    letters = "".join(ch for ch in ascii_form if ch.isalpha())
-    if not letters:
-        raise ValueError(f"author must contain letters (set it in book/_config.yml), got {author!r}")
-    return ARCHIVE_TEMPLATE.format(name=letters)
+    """``ee556_2021_hw2_<ASCII letters of author>.zip`` (see :func:`ascii_letters`)."""
+    return ARCHIVE_TEMPLATE.format(name=ascii_letters(author))
+
+
+def _book_config(root: Path) -> dict:
+    config = yaml.safe_load((root / "book" / "_config.yml").read_text(encoding="utf-8"))
+    return config if isinstance(config, dict) else {}
 
 
 def book_author(root: Path) -> str:
-    config = yaml.safe_load((root / "book" / "_config.yml").read_text())
-    author = (config or {}).get("author")
+    """``author`` of ``book/_config.yml``."""
+    author = _book_config(root).get("author")
     if not isinstance(author, str):
-        raise ValueError("book/_config.yml has no author: set `author: Name Surname`")
+        raise ValueError("book/_config.yml has no author: set `author: Name Surname`, or pass "
+                         "--author (make submission AUTHOR=\"Name Surname\")")
     return author
 
 
+def pdf_path(root: Path) -> Path:
+    """Where the book's PDF is built: ``book/_build/latex/<targetname>.pdf``.
+
+    ``targetname`` is ``latex: latex_documents: targetname`` of ``book/_config.yml`` (``.tex``
+    replaced by ``.pdf``). Other PDFs in that folder (an older build under another name) are
+    never packed.
+    """
+    latex = _book_config(root).get("latex")
+    documents = latex.get("latex_documents") if isinstance(latex, dict) else None
+    target = documents.get("targetname") if isinstance(documents, dict) else None
+    target = target if isinstance(target, str) and target.strip() else DEFAULT_TARGET
+    return root / "book" / "_build" / "latex" / Path(target).with_suffix(".pdf").name
+
+
 def find_pdf(root: Path) -> Path:
-    pdfs = sorted((root / "book" / "_build" / "latex").glob("*.pdf"))
-    if not pdfs:
-        raise FileNotFoundError(
-            f"no PDF report in {root / 'book' / '_build' / 'latex'}: build it with `make pdf`")
-    return pdfs[0]
+    """The book's PDF (see :func:`pdf_path`), checked to exist."""
+    pdf = pdf_path(root)
+    if not pdf.is_file():
+        raise FileNotFoundError(f"no PDF report at {pdf}: build it with `make pdf`")
+    return pdf
+
+
+def check_pdf(pdf: Path) -> Path:
+    """``pdf`` if it is a file that starts like a PDF (``%PDF-``)."""
+    if not pdf.is_file():
+        raise FileNotFoundError(f"pdf {pdf} does not exist")
+    with open(pdf, "rb") as file:
+        start = file.read(len(PDF_MAGIC))
+    if start != PDF_MAGIC:
+        raise ValueError(f"pdf {pdf} is not a PDF (it starts with {start!r}, not {PDF_MAGIC!r})")
+    return pdf
 
 
 def members(root: Path) -> list[Path]:
@@ -65,31 +133,37 @@ def members(root: Path) -> list[Path]:
     return [p for p in unique if not set(p.parts) & set(NEVER)]
 
 
-def build(root: Path, out_dir: Path, pdf: Path | None = None) -> Path:
-    """Write the archive into ``out_dir`` and return its path."""
-    pdf = pdf or find_pdf(root)
-    if not pdf.is_file():
-        raise FileNotFoundError(f"pdf {pdf} does not exist")
-    name = archive_name(book_author(root))
-    out_dir.mkdir(parents=True, exist_ok=True)
-    target = out_dir / name
-    partial = target.with_suffix(".zip.part")
-    with zipfile.ZipFile(partial, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+def build(root: Path, out_dir: Path, pdf: Path | None = None, author: str | None = None) -> Path:
+    """Write the archive into ``out_dir`` and return its path.
+
+    ``author`` defaults to ``book/_config.yml``'s; ``pdf`` to the book's PDF. The archive appears
+    complete or not at all: it is written to a temporary file in ``out_dir``, renamed when done
+    and removed on any error.
+    """
+    name = archive_name(author if author is not None else book_author(root))
+    pdf = check_pdf(pdf if pdf is not None else find_pdf(root))
+    target = Path(out_dir) / name
+    clean_stale_temps(out_dir)  # left by a submission that was killed while writing
+    with atomic_writer(target) as file, zipfile.ZipFile(file, "w",
+                                                        compression=zipfile.ZIP_DEFLATED) as archive:
         archive.write(pdf, f"{Path(name).stem}.pdf")
         for path in members(root):
             archive.write(root / path, path.as_posix())
-    partial.replace(target)
     return target
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=repo_root() / "dist", help="output folder")
-    parser.add_argument("--pdf", type=Path, default=None, help="the PDF report (default: the built one)")
+    parser.add_argument("--pdf", type=Path, default=None,
+                        help="the PDF report (default: the book's, as named in book/_config.yml)")
+    parser.add_argument("--author", default=os.environ.get("AUTHOR") or None,
+                        help="'Name Surname' for the archive's name (default: $AUTHOR, else "
+                             "author in book/_config.yml)")
     args = parser.parse_args(argv)
     try:
-        target = build(repo_root(), args.out, args.pdf)
-    except (ValueError, FileNotFoundError) as error:
+        target = build(repo_root(), args.out, args.pdf, args.author)
+    except (ValueError, OSError) as error:
         print(f"submission: {error}", file=sys.stderr)
         return 1
     with zipfile.ZipFile(target) as archive:
