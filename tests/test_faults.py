@@ -144,6 +144,21 @@ def test_diverged_runs_are_stored_with_their_non_finite_values(tmp_path):
     assert math.isnan(loaded.loss_trace[1]) and loaded.train_loss == [2.0]
 
 
+def test_a_freshly_trained_run_that_fails_the_checks_is_a_reported_bug(tmp_path, monkeypatch):
+    """Not retrained forever: a trainer whose records the store rejects is an error at once."""
+    monkeypatch.setattr(mnist_grid, "load_mnist", synthetic)
+    real_train_run = mnist_grid.train_run
+
+    def short_history(*args):
+        result = real_train_run(*args)
+        result.test_loss.pop()
+        return result
+
+    monkeypatch.setattr(mnist_grid, "train_run", short_history)
+    with pytest.raises(RuntimeError, match=r"fails the store's checks: test_loss has 1 entries"):
+        mnist_grid.run_grid(TINY, tmp_path, progress=False)
+
+
 def test_two_close_learning_rates_get_two_files(tmp_path, trained):
     config = TINY.replace(optimizers=("SGD",), seeds=(0,), learning_rates=(0.5, 0.5000001))
     results = mnist_grid.run_grid(config, tmp_path, progress=False)

@@ -20,6 +20,7 @@ from lib.mnist.data import MNISTTensors, load_mnist
 from lib.mnist.store import (
     RunResult,
     load_run,
+    record_problem,
     results_dir,
     run_path,
     run_provenance,
@@ -28,7 +29,7 @@ from lib.mnist.store import (
 )
 from lib.mnist.training import train_run
 from lib.runtime import parallel_map
-from lib.store import clean_stale_temps, write_json
+from lib.store import clean_stale_temps, read_json, write_json
 
 
 def grid_runs(config: OptimizerGridConfig) -> list[tuple[str, float, int]]:
@@ -61,7 +62,13 @@ def run_grid(config: OptimizerGridConfig, root: str | Path | None = None,
         write_json(directory / "provenance.json", run_provenance(run_settings(config)))
         bar = tqdm(total=len(missing), desc="optimizer grid", unit="run", disable=not progress)
         for run, result in _train_runs(missing, train, test, config):
-            save_run(result, run_path(directory, *run))
+            path = run_path(directory, *run)
+            save_run(result, path)
+            # A run that fails the store's checks as soon as it is trained would be trained
+            # again on every call: that is a bug in the training code, reported here.
+            problem = record_problem(read_json(path), path, config)
+            if problem is not None:
+                raise RuntimeError(f"the run {run} as trained fails the store's checks: {problem}")
             results[run] = result
             bar.set_postfix_str(f"{run[0]} lr={run[1]!r} seed={run[2]}", refresh=False)
             bar.update()
