@@ -209,6 +209,29 @@ def test_the_key_covers_the_training_loop_the_data_and_what_they_import():
     assert "lib.mnist.store" not in modules and "lib.store" not in modules
 
 
+def test_no_code_behind_a_run_imports_lib_modules_where_the_digest_cannot_see_them():
+    """The digest follows top-level imports only; an import inside a function would escape it.
+
+    lib.config's validators are the one exception: they import the optimizer and GAN modules
+    to check names, which decides nothing about a run's numbers.
+    """
+    import ast
+    import importlib.util
+
+    from lib.mnist.store import RECORD_MODULES, RUN_MODULES
+
+    hidden = []
+    for name in store.code_modules(*RUN_MODULES, exclude=RECORD_MODULES):
+        if name == "lib.config":
+            continue
+        tree = ast.parse(Path(importlib.util.find_spec(name).origin).read_text())
+        top = {id(node) for node in tree.body}
+        hidden += [f"{name}:{node.lineno}" for node in ast.walk(tree)
+                   if isinstance(node, (ast.Import, ast.ImportFrom)) and id(node) not in top
+                   and "lib" in ast.unparse(node).split()[1].split(".")[:1]]
+    assert hidden == []
+
+
 @pytest.mark.parametrize("change", [{"epochs": 3}, {"batch_size": 40}, {"hidden_dim": 9},
                                     {"train_size": 150}, {"test_size": 40},
                                     {"trace_points_per_epoch": 1}])
