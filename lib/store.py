@@ -69,9 +69,11 @@ def _without_docstrings(tree: ast.AST) -> ast.AST:
     """``tree`` with the docstring of every module, class and function removed (in place)."""
     for node in ast.walk(tree):
         body = getattr(node, "body", None)
-        if (isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef))
-                and body and isinstance(body[0], ast.Expr)
-                and isinstance(body[0].value, ast.Constant) and isinstance(body[0].value.value, str)):
+        documented = isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef,
+                                       ast.AsyncFunctionDef))
+        first = body[0] if documented and body else None
+        if (isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant)
+                and isinstance(first.value.value, str)):
             node.body = body[1:] or [ast.Pass()]
     return tree
 
@@ -202,7 +204,8 @@ def provenance(settings: dict, modules: Iterable[ModuleType | str], *,
     try:
         settings = json.loads(json.dumps(settings, sort_keys=True, allow_nan=False))
     except (TypeError, ValueError) as error:
-        raise ValueError(f"settings must be JSON-serialisable and finite, got {settings!r}") from error
+        raise ValueError(
+            f"settings must be JSON-serialisable and finite, got {settings!r}") from error
     return {
         "settings": settings,
         "code": source_digest(*modules, exclude=exclude),

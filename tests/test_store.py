@@ -109,7 +109,8 @@ def test_atomic_writer_takes_torch_and_numpy_and_cleans_up_on_error(tmp_path):
         np.savez(file, a=np.ones(2))
     assert np.load(tmp_path / "a.npz")["a"].tolist() == [1.0, 1.0]
     store.write_bytes(tmp_path / "b.bin", b"old")
-    with pytest.raises(RuntimeError, match="mid-write"), store.atomic_writer(tmp_path / "b.bin") as file:
+    with (pytest.raises(RuntimeError, match="mid-write"),
+          store.atomic_writer(tmp_path / "b.bin") as file):
         file.write(b"half of the new")
         raise RuntimeError("mid-write")
     assert (tmp_path / "b.bin").read_bytes() == b"old"

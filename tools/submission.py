@@ -2,9 +2,9 @@
 
 The course asks for one ZIP named ``ee556_2021_hw2_NameSurname.zip`` holding the code and the
 PDF report. The name comes from ``--author``, else ``$AUTHOR``
-(``make submission AUTHOR="Name Surname"``), else ``author`` in ``book/_config.yml``, written in
-ASCII letters (``Søren Ørsted`` gives ``SorenOrsted``, ``Αλέξανδρος`` ``Alexandros``). The PDF is
-the book's own, found by the name ``book/_config.yml`` gives it, and must be a PDF. The archive
+(``make submission AUTHOR="Name Surname"``), else ``author`` in ``book/_config.yml``, written
+in ASCII letters (``Søren Ørsted`` gives ``SorenOrsted``, ``Αλέξανδρος`` ``Alexandros``). The
+PDF is the book's own, found by the name ``book/_config.yml`` gives it, and must be a PDF. The archive
 holds the PDF, the package, the notebooks and the book's sources, the tests, the README and the
 environment files; never build outputs, data, results or virtual environments. It is written
 to a temporary file and renamed when complete, so a failure never leaves a partial archive.
@@ -144,8 +144,8 @@ def build(root: Path, out_dir: Path, pdf: Path | None = None, author: str | None
     pdf = check_pdf(pdf if pdf is not None else find_pdf(root))
     target = Path(out_dir) / name
     clean_stale_temps(out_dir)  # left by a submission that was killed while writing
-    with atomic_writer(target) as file, zipfile.ZipFile(file, "w",
-                                                        compression=zipfile.ZIP_DEFLATED) as archive:
+    with (atomic_writer(target) as file,
+          zipfile.ZipFile(file, "w", compression=zipfile.ZIP_DEFLATED) as archive):
         archive.write(pdf, f"{Path(name).stem}.pdf")
         for path in members(root):
             archive.write(root / path, path.as_posix())

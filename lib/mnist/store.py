@@ -204,12 +204,13 @@ def _history_problem(record: dict, config: OptimizerGridConfig) -> str | None:
             return f"{name} must lie in [0, 1], got {values!r}"
         if not all(v >= 0 for v in finite):
             return f"{name} must be non-negative, got {values!r}"
-        if name == "loss_trace":
-            full = epochs * points
-            length_ok = len(values) == full if diverged is None else len(values) <= diverged * points
-        else:
-            full = epochs
-            length_ok = len(values) == full if diverged is None else diverged - 1 <= len(values) <= diverged
+        full = epochs * points if name == "loss_trace" else epochs
+        if diverged is None:
+            length_ok = len(values) == full
+        elif name == "loss_trace":
+            length_ok = len(values) <= diverged * points
+        else:  # the diverged epoch's own entry may or may not have been recorded
+            length_ok = diverged - 1 <= len(values) <= diverged
         if not length_ok:
             return (f"{name} has {len(values)} entries, expected {full}" if diverged is None else
                     f"{name} has {len(values)} entries, too many or too few for a run that "
