@@ -150,5 +150,7 @@ def test_clearly_greater_needs_a_gap_beyond_both_spreads():
     low = seed_summary([{"hq": 0.30}, {"hq": 0.32}], ["hq"])  # 0.31 ± 0.01
     assert clearly_greater(high, low, "hq") and not clearly_greater(low, high, "hq")
     assert not clearly_greater(high, close, "hq")
+    single = seed_summary([{"hq": 0.9}], ["hq"])  # one run: no spread, no ranking
+    assert not clearly_greater(single, low, "hq") and not clearly_greater(high, single, "hq")
     with pytest.raises(ValueError, match="no metric 'w1'"):
         clearly_greater(high, low, "w1")

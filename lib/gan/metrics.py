@@ -170,10 +170,13 @@ def seed_summary(finals: Sequence[Mapping], keys: Sequence[str]) -> SeedSummary:
 def clearly_greater(a: SeedSummary, b: SeedSummary, key: str) -> bool:
     """Whether ``a``'s mean of ``key`` exceeds ``b``'s by more than the sum of their stds.
 
-    The book ranks two settings only when this holds (false when either has no finished run).
+    The book ranks two settings only when this holds. A setting with fewer than two finished runs
+    has no measured spread, so nothing is ranked against it (the answer is False).
     """
     for name, summary in (("a", a), ("b", b)):
         if key not in summary.mean:
             raise ValueError(f"{name} has no metric {key!r}; it has {sorted(summary.mean)}")
+    if a.runs < 2 or b.runs < 2:
+        return False
     gap = a.mean[key] - b.mean[key]
     return bool(gap > a.std[key] + b.std[key])

@@ -143,3 +143,25 @@ def plot_final_samples(runs: dict, methods: list[str], targets: list[str], n_poi
                 ax.set_ylabel(target.replace("_", " "), fontsize=9)
     fig.tight_layout()
     return fig
+
+
+def plot_seed_curves(curves: dict, ylabel: str, goal: float | None = None, scale: float = 1.0):
+    """Mean ± std over seeds of a metric along training, one line per setting.
+
+    ``curves`` maps a label to ``(iterations, values)`` with ``values`` of shape (seeds, snapshots);
+    ``goal`` draws a dashed horizontal line; ``scale`` multiplies the values (100 for percent).
+    """
+    fig, ax = plt.subplots(figsize=(6.2, 3.4))
+    for label, (iterations, values) in curves.items():
+        values = scale * np.asarray(values, dtype=float)
+        mean, std = np.nanmean(values, axis=0), np.nanstd(values, axis=0)
+        line, = ax.plot(iterations, mean, "-o", ms=3, label=label)
+        ax.fill_between(iterations, mean - std, mean + std, color=line.get_color(), alpha=0.2)
+    if goal is not None:
+        ax.axhline(scale * goal, color="k", ls="--", lw=1, label="goal")
+    ax.set_xlabel("iteration k")
+    ax.set_ylabel(ylabel)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
