@@ -159,6 +159,16 @@ def test_a_freshly_trained_run_that_fails_the_checks_is_a_reported_bug(tmp_path,
         mnist_grid.run_grid(TINY, tmp_path, progress=False)
 
 
+def test_fewer_minibatches_than_trace_points_is_a_valid_run(tmp_path, trained):
+    """Two minibatches per epoch give two trace points, not trace_points_per_epoch = 5."""
+    config = TINY.replace(train_size=100, trace_points_per_epoch=5)
+    first = mnist_grid.run_grid(config, tmp_path, progress=False)
+    assert {len(r.loss_trace) for r in first} == {2 * config.epochs}
+    trained.clear()
+    assert numbers(mnist_grid.run_grid(config, tmp_path, progress=False)) == numbers(first)
+    assert trained == []
+
+
 def test_two_close_learning_rates_get_two_files(tmp_path, trained):
     config = TINY.replace(optimizers=("SGD",), seeds=(0,), learning_rates=(0.5, 0.5000001))
     results = mnist_grid.run_grid(config, tmp_path, progress=False)

@@ -158,9 +158,9 @@ def record_problem(record, path: Path, config: OptimizerGridConfig) -> str | Non
     """Why ``record`` (read from ``path``) is not a valid stored run of ``config``, or ``None``.
 
     Checks, in order: the fields; the key (same settings, code, torch, device, dtype); the
-    identity against the file name; the types; the list lengths (``epochs`` entries, and
-    ``epochs * trace_points_per_epoch`` trace points, unless the run diverged, when they stop at
-    the diverged epoch); finiteness (only a diverged run may hold non-finite values); ranges
+    identity against the file name; the types; the list lengths (``epochs`` entries, and the
+    same number of trace points in every epoch, at most ``trace_points_per_epoch``, unless the
+    run diverged, when they stop at the diverged epoch); finiteness (only a diverged run may hold non-finite values); ranges
     (accuracies in [0, 1], losses and times non-negative).
     """
     if not isinstance(record, dict):
@@ -204,15 +204,22 @@ def _history_problem(record: dict, config: OptimizerGridConfig) -> str | None:
             return f"{name} must lie in [0, 1], got {values!r}"
         if not all(v >= 0 for v in finite):
             return f"{name} must be non-negative, got {values!r}"
-        full = epochs * points if name == "loss_trace" else epochs
-        if diverged is None:
-            length_ok = len(values) == full
-        elif name == "loss_trace":
-            length_ok = len(values) <= diverged * points
-        else:  # the diverged epoch's own entry may or may not have been recorded
-            length_ok = diverged - 1 <= len(values) <= diverged
+        if name == "loss_trace":
+            # trace_points_per_epoch points per epoch, or one per minibatch if there are fewer
+            per_epoch, left = divmod(len(values), epochs)
+            expected = f"1 to {points} per epoch for {epochs} epochs"
+            if diverged is None:
+                length_ok = left == 0 and 1 <= per_epoch <= points
+            else:
+                length_ok = len(values) <= diverged * points
+        else:
+            expected = str(epochs)
+            if diverged is None:
+                length_ok = len(values) == epochs
+            else:  # the diverged epoch's own entry may or may not have been recorded
+                length_ok = diverged - 1 <= len(values) <= diverged
         if not length_ok:
-            return (f"{name} has {len(values)} entries, expected {full}" if diverged is None else
-                    f"{name} has {len(values)} entries, too many or too few for a run that "
-                    f"diverged in epoch {diverged}")
+            return (f"{name} has {len(values)} entries, expected {expected}" if diverged is None
+                    else f"{name} has {len(values)} entries, too many or too few for a run that "
+                         f"diverged in epoch {diverged}")
     return None
