@@ -6,8 +6,15 @@ import math
 import pytest
 import torch
 
-from lib.optim.optimizers import (OPTIMIZER_CLASSES, SGD, Adagrad, Adam, AMSGrad, MomentumSGD,
-                            RMSProp)
+from lib.optim.optimizers import (
+    OPTIMIZER_CLASSES,
+    SGD,
+    Adagrad,
+    Adam,
+    AMSGrad,
+    MomentumSGD,
+    RMSProp,
+)
 
 # ---------------------------------------------------------------------------------------------
 # References written line by line from the homework's pseudocode (float64, no in-place tricks).
@@ -98,12 +105,13 @@ def _gradients(params, data):
     return torch.autograd.grad(_loss(params, data), params)
 
 
-@pytest.mark.parametrize("foreach", [False, True], ids=["loop", "foreach"])
-@pytest.mark.parametrize("cls, kwargs, reference, ref_kwargs", CASES, ids=IDS)
-def test_update_matches_the_pseudocode(cls, kwargs, reference, ref_kwargs, foreach):
+FUSED_CASES = [case for case in CASES if case[0].supports_fused]
+
+
+def _check_against_the_pseudocode(cls, kwargs, reference, ref_kwargs, fused):
     init, data = _problem()
     params = [torch.nn.Parameter(p.clone()) for p in init]
-    optimizer = cls(params, foreach=foreach, **kwargs)
+    optimizer = cls(params, **kwargs, **({"fused": True} if fused else {}))
     expected = [p.clone() for p in init]
     ref_states = [{} for _ in init]
     for t in range(1, 8):
@@ -119,6 +127,32 @@ def test_update_matches_the_pseudocode(cls, kwargs, reference, ref_kwargs, forea
             assert state["step"] == t
             for name, value in ref_state.items():
                 torch.testing.assert_close(state[name], value, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("cls, kwargs, reference, ref_kwargs", CASES, ids=IDS)
+def test_update_matches_the_pseudocode(cls, kwargs, reference, ref_kwargs):
+    _check_against_the_pseudocode(cls, kwargs, reference, ref_kwargs, fused=False)
+
+
+@pytest.mark.parametrize("cls, kwargs, reference, ref_kwargs", FUSED_CASES,
+                         ids=[case[0].__name__ for case in FUSED_CASES])
+def test_fused_update_matches_the_pseudocode(cls, kwargs, reference, ref_kwargs):
+    """The compiled step (float64 here) against the same line-by-line references."""
+    _check_against_the_pseudocode(cls, kwargs, reference, ref_kwargs, fused=True)
+
+
+def test_fused_and_loop_agree_in_float32_over_learning_rates():
+    """A fused AMSGrad on the float32 MLP follows the loop, also after the learning rate changes
+    (a new rate is an input of the compiled step, not a constant compiled into it)."""
+    a, b = _mlp(), _mlp()
+    loop, fused = AMSGrad(a.parameters(), lr=1e-2), AMSGrad(b.parameters(), lr=1e-2, fused=True)
+    for lr in (1e-2, 3e-3):
+        for optimizer in (loop, fused):
+            optimizer.param_groups[0]["lr"] = lr
+        _train(a, loop, steps=10)
+        _train(b, fused, steps=10)
+    for p, q in zip(a.parameters(), b.parameters()):
+        torch.testing.assert_close(p, q, rtol=1e-5, atol=1e-6)
 
 
 def _mlp(seed=0):
@@ -209,15 +243,6 @@ def test_amsgrad_equals_torch_amsgrad_while_the_corrected_moment_grows():
 
 
 @pytest.mark.parametrize("cls, kwargs, reference, ref_kwargs", CASES, ids=IDS)
-def test_foreach_and_loop_agree(cls, kwargs, reference, ref_kwargs):
-    a, b = _mlp(), _mlp()
-    _train(a, cls(a.parameters(), foreach=False, **kwargs), steps=15)
-    _train(b, cls(b.parameters(), foreach=True, **kwargs), steps=15)
-    for p, q in zip(a.parameters(), b.parameters()):
-        torch.testing.assert_close(p, q, rtol=1e-6, atol=1e-7)
-
-
-@pytest.mark.parametrize("cls, kwargs, reference, ref_kwargs", CASES, ids=IDS)
 def test_state_dict_round_trip_continues_identically(cls, kwargs, reference, ref_kwargs):
     model = _mlp()
     optimizer = cls(model.parameters(), **kwargs)
@@ -236,33 +261,65 @@ def test_state_dict_round_trip_continues_identically(cls, kwargs, reference, ref
         assert torch.equal(p, q)
 
 
+_P = [torch.nn.Parameter(torch.zeros(2))]
+FLOAT32_OVERFLOW = 1e39  # beyond the largest float32, 3.4e38
+
+# (class, constructor arguments, message): every hyperparameter, given directly or by a group.
 INVALID = [
-    (SGD, {"lr": -0.1}, "Invalid learning rate: lr=-0.1"),
-    (SGD, {"lr": math.nan}, "Invalid learning rate"),
-    (SGD, {"lr": "0.1"}, "Invalid learning rate"),
-    (SGD, {"lr": 0.1, "foreach": 1}, "Invalid foreach"),
-    (MomentumSGD, {"lr": 0.1, "rho": 1.0}, "Invalid rho: rho=1.0"),
-    (MomentumSGD, {"lr": 0.1, "rho": -0.5}, "Invalid rho"),
-    (RMSProp, {"lr": 0.1, "tau": 1.5}, "Invalid tau: tau=1.5"),
-    (RMSProp, {"lr": 0.1, "delta": 0.0}, "Invalid delta: delta=0.0"),
-    (Adagrad, {"lr": 0.1, "delta": -1e-8}, "Invalid delta"),
-    (Adam, {"lr": 0.1, "beta1": 1.0}, "Invalid beta1: beta1=1.0"),
-    (Adam, {"lr": 0.1, "beta2": -0.1}, "Invalid beta2"),
-    (AMSGrad, {"lr": -1.0}, "Invalid learning rate"),
-    (AMSGrad, {"lr": 0.1, "beta2": 2.0}, "Invalid beta2"),
+    (SGD, {"lr": -0.1}, r"lr must be a non-negative number, got -0\.1"),
+    (SGD, {"lr": math.nan}, "lr must be"),
+    (SGD, {"lr": math.inf}, "lr must be"),
+    (SGD, {"lr": FLOAT32_OVERFLOW}, r"lr must be <= 3\.40*2\d*e\+38, got 1e\+39"),
+    (SGD, {"lr": "0.1"}, "lr must be"),
+    (SGD, {"lr": True}, "lr must be"),
+    (MomentumSGD, {"lr": 0.1, "rho": 1.0}, r"rho must be < 1\.0, got 1\.0"),
+    (MomentumSGD, {"lr": 0.1, "rho": -0.5}, "rho must be a non-negative number"),
+    (MomentumSGD, {"lr": 0.1, "fused": "yes"}, "fused must be True or False"),
+    (RMSProp, {"lr": 0.1, "tau": 1.5}, r"tau must be < 1\.0, got 1\.5"),
+    (RMSProp, {"lr": 0.1, "delta": 0.0}, "delta must be a positive number, got 0.0"),
+    (Adagrad, {"lr": 0.1, "delta": -1e-8}, "delta must be a positive number"),
+    (Adagrad, {"lr": 0.1, "delta": math.inf}, "delta must be a positive number"),
+    (Adam, {"lr": 0.1, "beta1": 1.0}, "beta1 must be < 1.0"),
+    (Adam, {"lr": 0.1, "beta2": -0.1}, "beta2 must be a non-negative number"),
+    (AMSGrad, {"lr": -1.0}, "lr must be"),
+    (AMSGrad, {"lr": 0.1, "beta2": 2.0}, "beta2 must be < 1.0"),
+    # A parameter group's own hyperparameters are checked like the constructor's.
+    (SGD, {"params": [{"params": _P, "lr": -5}], "lr": 0.1},
+     r"param_groups\[0\]\['lr'\] must be a non-negative number, got -5"),
+    (SGD, {"params": [{"params": _P}, {"params": [torch.nn.Parameter(torch.zeros(1))],
+                                       "lr": FLOAT32_OVERFLOW}], "lr": 0.1},
+     r"param_groups\[1\]\['lr'\] must be <="),
+    (MomentumSGD, {"params": [{"params": _P, "rho": 1.0}], "lr": 0.1},
+     r"param_groups\[0\]\['rho'\] must be < 1\.0"),
+    (RMSProp, {"params": [{"params": _P, "delta": 0}], "lr": 0.1},
+     r"param_groups\[0\]\['delta'\] must be a positive number"),
+    (Adam, {"params": [{"params": _P, "beta2": math.nan}], "lr": 0.1},
+     r"param_groups\[0\]\['beta2'\]"),
+    (AMSGrad, {"params": [{"params": _P, "fused": 1}], "lr": 0.1},
+     r"param_groups\[0\]\['fused'\] must be True or False"),
 ]
 
 
 @pytest.mark.parametrize("cls, kwargs, message", INVALID,
-                         ids=[f"{c.__name__}-{'-'.join(k)}" for c, k, _ in INVALID])
+                         ids=[f"{c.__name__}-{i}" for i, (c, _, _) in enumerate(INVALID)])
 def test_invalid_hyperparameters_are_refused(cls, kwargs, message):
+    kwargs = {"params": _P, **kwargs}
     with pytest.raises(ValueError, match=message):
-        cls([torch.nn.Parameter(torch.zeros(2))], **kwargs)
+        cls(**kwargs)
 
 
-def test_every_optimizer_documents_its_update():
-    for cls in OPTIMIZER_CLASSES.values():
-        assert r"\theta_{t+1}" in cls.__doc__ and "Variant" in cls.__doc__ or cls is SGD
+def test_an_invalid_group_added_later_is_refused_and_not_added():
+    optimizer = RMSProp(_P, lr=0.1)
+    with pytest.raises(ValueError, match=r"param_groups\[1\]\['tau'\] must be < 1\.0"):
+        optimizer.add_param_group({"params": [torch.nn.Parameter(torch.zeros(1))], "tau": 1.0})
+    assert len(optimizer.param_groups) == 1
+    optimizer.add_param_group({"params": [torch.nn.Parameter(torch.zeros(1))], "lr": 1e38})
+    assert optimizer.param_groups[1]["lr"] == 1e38 and optimizer.param_groups[1]["tau"] == 0.9
+
+
+def test_sgd_offers_no_fused_step():
+    with pytest.raises(TypeError):
+        SGD(_P, lr=0.1, fused=True)
 
 
 # Least squares min ||A x - b||^2 / n: the answer is known, and every method must approach it.

@@ -7,80 +7,116 @@ state in ``self.state[p]`` (created lazily at the first step), so ``zero_grad``,
 learning rate, :math:`g_t` the minibatch gradient, :math:`\delta` the damping added to the
 denominator of the adaptive methods, all operations on vectors are element-wise.
 
-Each update has two implementations that compute the same thing:
+Each update rule is written once, as a readable loop over a group's parameter tensors (the
+``_update`` static method of each class). ``fused=False`` (the default, as in ``torch.optim``)
+runs that loop as written: several element-wise passes over memory and one kernel launch per
+operation and tensor. ``fused=True`` hands the *same* function to :func:`torch.compile`, which
+fuses each tensor's operations into one pass that reads and writes every tensor once; the
+benchmarks (``python -m benchmarks``) measure it against ``torch.optim``'s fused steps, and the
+tests check that both paths agree. The first fused step of each optimizer class compiles the
+update (seconds; cached on disk for later processes), so fusing pays for long runs only. SGD,
+a single in-place pass already, has no fused variant (``supports_fused``).
 
-* a readable loop over the parameters (``foreach=False``), the reference;
-* a multi-tensor path built on ``torch._foreach_*`` kernels (``foreach=True``), which launches one
-  kernel per operation for all parameters at once. ``foreach=None`` (the default) follows
-  ``torch.optim``: multi-tensor when every parameter lives on a GPU, the loop otherwise (on a CPU
-  the loop is as fast, see the tests and the book).
+The updates multiply by their hyperparameters (``lr * g``) rather than passing them as
+``alpha=``/``value=`` arguments: a compiled update then takes them as inputs, so another
+learning rate does not compile again. For the same reason Adam and AMSGrad keep the powers
+:math:`\beta^t` of their bias corrections as scalar state tensors.
 """
 
 from __future__ import annotations
 
-import math
-import numbers
-from collections.abc import Iterable
-from typing import Any
+import functools
+from collections.abc import Callable, Iterable
+from typing import Any, ClassVar
 
 import torch
 from torch.optim import Optimizer
 
-from lib.validation import FLOAT32_MAX
+from lib.validation import FLOAT32_MAX, check_bool, check_number
 
-__all__ = ["SGD", "MomentumSGD", "RMSProp", "AMSGrad", "Adagrad", "Adam", "OPTIMIZER_CLASSES"]
+__all__ = [
+    "OPTIMIZER_CLASSES",
+    "SGD",
+    "AMSGrad",
+    "Adagrad",
+    "Adam",
+    "MomentumSGD",
+    "RMSProp",
+    "check_lr",
+]
 
 
 def check_lr(lr: Any, name: str = "lr") -> float:
-    """``lr`` if it is a number in [0, float32 max]: larger rates overflow in a float32 step."""
-    if not _is_real(lr) or not math.isfinite(lr) or not 0 <= lr <= FLOAT32_MAX:
-        raise ValueError(f"Invalid learning rate: {name}={lr!r} (must be a number in [0, {FLOAT32_MAX:.4g}])")
-    return float(lr)
+    """``lr`` as a float if it lies in [0, float32 max]: a larger rate overflows a float32 step."""
+    return check_number(name, lr, 0.0, FLOAT32_MAX)
 
 
-_check_lr = check_lr
+def _check_unit_interval(name: str, value: Any) -> float:
+    """A decay rate or a momentum coefficient: in [0, 1)."""
+    return check_number(name, value, 0.0, 1.0, strict_maximum=True)
 
 
-def _check_unit_interval(name: str, value: Any) -> None:
-    """``value`` must lie in [0, 1): a decay rate or a momentum coefficient."""
-    if not _is_real(value) or not 0.0 <= value < 1.0:
-        raise ValueError(f"Invalid {name}: {name}={value!r} (must be in [0, 1))")
-
-
-def _check_delta(delta: Any) -> None:
+def _check_delta(name: str, value: Any) -> float:
     # Strictly positive: a parameter whose gradient is exactly zero (a dead ReLU unit) has a zero
     # second moment, and 0 / (0 + 0) would be NaN.
-    if not _is_real(delta) or not math.isfinite(delta) or delta <= 0:
-        raise ValueError(f"Invalid delta: delta={delta!r} (must be a finite number > 0)")
+    return check_number(name, value, 0.0, strict_minimum=True)
 
 
-def _check_foreach(foreach: Any) -> None:
-    if foreach is not None and not isinstance(foreach, bool):
-        raise ValueError(f"Invalid foreach: foreach={foreach!r} (must be None, True or False)")
+@functools.cache
+def _compiled(update: Callable) -> Callable:
+    """``update`` compiled into fused kernels, once per function (the compiled graphs are cached
+    by torch per function and tensor shapes). Hyperparameters and step counts are Python numbers,
+    which torch.compile passes to the kernel as arguments: a new learning rate or step does not
+    recompile."""
+    return torch.compile(update, fullgraph=True, dynamic=False)
 
 
-def _is_real(value: Any) -> bool:
-    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+#: Each hyperparameter's check, by name; each state entry's constructor, by name.
+Checks = dict[str, Callable[[str, Any], float]]
+StateMakers = dict[str, Callable[[torch.Tensor], torch.Tensor]]
 
 
-def _use_foreach(foreach: bool | None, params: list[torch.Tensor]) -> bool:
-    """Resolve ``foreach=None`` the way ``torch.optim`` does: multi-tensor only on GPUs."""
-    if foreach is not None:
-        return foreach
-    return all(p.device.type == "cuda" for p in params)
+def _zeros(p: torch.Tensor) -> torch.Tensor:
+    return torch.zeros_like(p, memory_format=torch.preserve_format)
+
+
+def _one(p: torch.Tensor) -> torch.Tensor:
+    # A scalar tensor in the parameter's dtype and device: a compiled update reads it as data,
+    # where a Python number that changes every step would be compiled in as a constant.
+    return torch.ones((), dtype=p.dtype, device=p.device)
 
 
 class _HandWrittenOptimizer(Optimizer):
-    """Shared ``step``: gathers the parameters that have a gradient, creates missing state,
-    counts steps and hands the tensors to the subclass's single- or multi-tensor update."""
+    """Shared machinery: validation of every group's hyperparameters, lazy state, step counting.
 
-    # Names of the state tensors a subclass keeps per parameter, created as zeros.
-    _state_names: tuple[str, ...] = ()
+    A subclass names its hyperparameters with their checks (``_checks``), its per-parameter
+    state with the function that creates each entry at the parameter's first step
+    (``_state``), and its update rule (``_update``): a function of the group's parameters,
+    gradients, state tensors (one list per ``_state`` entry, in order) and hyperparameters.
+    """
 
-    def __setstate__(self, state: dict) -> None:
-        super().__setstate__(state)
-        for group in self.param_groups:
-            group.setdefault("foreach", None)
+    _checks: ClassVar[Checks] = {"lr": lambda name, value: check_lr(value, name)}
+    _state: ClassVar[StateMakers] = {}
+    #: Whether the class offers ``fused=True``: only where the benchmarks show that it pays.
+    supports_fused: ClassVar[bool] = True
+
+    def __init__(self, params: Iterable, defaults: dict[str, Any], fused: bool = False) -> None:
+        for name, check in self._checks.items():
+            check(name, defaults[name])
+        check_bool("fused", fused)
+        super().__init__(params, {**defaults, "fused": fused})
+
+    def add_param_group(self, param_group: dict[str, Any]) -> None:
+        """Add a group after checking the hyperparameters it sets itself (the others are the
+        constructor's, already checked); an invalid group raises ``ValueError`` naming the
+        hyperparameter and is not added."""
+        index = len(self.param_groups)
+        for name, check in self._checks.items():
+            if name in param_group:
+                check(f"param_groups[{index}]['{name}']", param_group[name])
+        if "fused" in param_group:
+            check_bool(f"param_groups[{index}]['fused']", param_group["fused"])
+        super().add_param_group(param_group)
 
     @torch.no_grad()
     def step(self, closure=None):
@@ -93,34 +129,27 @@ class _HandWrittenOptimizer(Optimizer):
             params = [p for p in group["params"] if p.grad is not None]
             if not params:
                 continue
-            grads = []
-            for p in params:
-                if p.grad.is_sparse:
-                    raise RuntimeError(f"{type(self).__name__} does not support sparse gradients")
-                grads.append(p.grad)
+            if any(p.grad.is_sparse for p in params):
+                raise RuntimeError(f"{type(self).__name__} does not support sparse gradients")
             states = [self._state_of(p) for p in params]
             for state in states:
                 state["step"] += 1
-            buffers = {name: [s[name] for s in states] for name in self._state_names}
-            steps = [s["step"] for s in states]
-            if _use_foreach(group["foreach"], params):
-                self._multi_tensor_update(group, params, grads, buffers, steps)
-            else:
-                self._single_tensor_update(group, params, grads, buffers, steps)
+            update = _compiled(self._update) if group["fused"] else self._update
+            update(params, [p.grad for p in params],
+                   *([state[name] for state in states] for name in self._state),
+                   **{name: group[name] for name in self._checks})
         return loss
 
     def _state_of(self, p: torch.Tensor) -> dict:
         state = self.state[p]
         if not state:
             state["step"] = 0  # a Python int: load_state_dict keeps it as it is
-            for name in self._state_names:
-                state[name] = torch.zeros_like(p, memory_format=torch.preserve_format)
+            for name, make in self._state.items():
+                state[name] = make(p)
         return state
 
-    def _single_tensor_update(self, group, params, grads, buffers, steps) -> None:
-        raise NotImplementedError
-
-    def _multi_tensor_update(self, group, params, grads, buffers, steps) -> None:
+    @staticmethod
+    def _update(params, grads, *states, **hyperparameters) -> None:
         raise NotImplementedError
 
 
@@ -132,25 +161,24 @@ class SGD(_HandWrittenOptimizer):
         \textbf{for } t = 0, 1, \dots: \quad
         \theta_{t+1} \leftarrow \theta_t - \gamma\, g_t
 
-    Equals ``torch.optim.SGD(params, lr)`` (no momentum, no weight decay).
+    Equals ``torch.optim.SGD(params, lr)`` (no momentum, no weight decay). There is no fused
+    variant: the in-place ``add_`` below already reads and writes each tensor once, and a
+    compiled version measured no faster.
 
     Args:
         params: parameters or parameter groups to optimise.
-        lr: learning rate :math:`\gamma \ge 0`.
-        foreach: ``True`` multi-tensor path, ``False`` loop, ``None`` chosen by device.
+        lr: learning rate :math:`\gamma \in [0, 3.4 \cdot 10^{38}]`.
     """
 
-    def __init__(self, params: Iterable, lr: float, *, foreach: bool | None = None) -> None:
-        _check_lr(lr)
-        _check_foreach(foreach)
-        super().__init__(params, {"lr": lr, "foreach": foreach})
+    supports_fused: ClassVar[bool] = False
 
-    def _single_tensor_update(self, group, params, grads, buffers, steps) -> None:
+    def __init__(self, params: Iterable, lr: float) -> None:
+        super().__init__(params, {"lr": lr})
+
+    @staticmethod
+    def _update(params, grads, *, lr) -> None:
         for p, g in zip(params, grads):
-            p.add_(g, alpha=-group["lr"])
-
-    def _multi_tensor_update(self, group, params, grads, buffers, steps) -> None:
-        torch._foreach_add_(params, grads, alpha=-group["lr"])
+            p.add_(g, alpha=-lr)
 
 
 class MomentumSGD(_HandWrittenOptimizer):
@@ -168,30 +196,23 @@ class MomentumSGD(_HandWrittenOptimizer):
 
     Args:
         params: parameters or parameter groups to optimise.
-        lr: learning rate :math:`\gamma \ge 0`.
+        lr: learning rate :math:`\gamma \in [0, 3.4 \cdot 10^{38}]`.
         rho: momentum coefficient in :math:`[0, 1)`.
-        foreach: ``True`` multi-tensor path, ``False`` loop, ``None`` chosen by device.
+        fused: one compiled pass per tensor (``True``) or the plain loop (``False``).
     """
 
-    _state_names = ("momentum",)
+    _state: ClassVar[StateMakers] = {"momentum": _zeros}
+    _checks: ClassVar[Checks] = {**_HandWrittenOptimizer._checks, "rho": _check_unit_interval}
 
     def __init__(self, params: Iterable, lr: float, rho: float = 0.9, *,
-                 foreach: bool | None = None) -> None:
-        _check_lr(lr)
-        _check_unit_interval("rho", rho)
-        _check_foreach(foreach)
-        super().__init__(params, {"lr": lr, "rho": rho, "foreach": foreach})
+                 fused: bool = False) -> None:
+        super().__init__(params, {"lr": lr, "rho": rho}, fused)
 
-    def _single_tensor_update(self, group, params, grads, buffers, steps) -> None:
-        for p, g, m in zip(params, grads, buffers["momentum"]):
-            m.mul_(group["rho"]).add_(g)
-            p.add_(m, alpha=-group["lr"])
-
-    def _multi_tensor_update(self, group, params, grads, buffers, steps) -> None:
-        momentum = buffers["momentum"]
-        torch._foreach_mul_(momentum, group["rho"])
-        torch._foreach_add_(momentum, grads)
-        torch._foreach_add_(params, momentum, alpha=-group["lr"])
+    @staticmethod
+    def _update(params, grads, momentum, *, lr, rho) -> None:
+        for p, g, m in zip(params, grads, momentum):
+            m.mul_(rho).add_(g)
+            p.sub_(lr * m)
 
 
 class RMSProp(_HandWrittenOptimizer):
@@ -209,36 +230,24 @@ class RMSProp(_HandWrittenOptimizer):
 
     Args:
         params: parameters or parameter groups to optimise.
-        lr: learning rate :math:`\gamma \ge 0`.
+        lr: learning rate :math:`\gamma \in [0, 3.4 \cdot 10^{38}]`.
         tau: decay of the squared-gradient average, in :math:`[0, 1)`.
         delta: damping :math:`\delta > 0`.
-        foreach: ``True`` multi-tensor path, ``False`` loop, ``None`` chosen by device.
+        fused: one compiled pass per tensor (``True``) or the plain loop (``False``).
     """
 
-    _state_names = ("square_avg",)
+    _state: ClassVar[StateMakers] = {"square_avg": _zeros}
+    _checks: ClassVar[Checks] = {**_HandWrittenOptimizer._checks, "tau": _check_unit_interval, "delta": _check_delta}
 
     def __init__(self, params: Iterable, lr: float, tau: float = 0.9, delta: float = 1e-8, *,
-                 foreach: bool | None = None) -> None:
-        _check_lr(lr)
-        _check_unit_interval("tau", tau)
-        _check_delta(delta)
-        _check_foreach(foreach)
-        super().__init__(params, {"lr": lr, "tau": tau, "delta": delta, "foreach": foreach})
+                 fused: bool = False) -> None:
+        super().__init__(params, {"lr": lr, "tau": tau, "delta": delta}, fused)
 
-    def _single_tensor_update(self, group, params, grads, buffers, steps) -> None:
-        tau, delta, lr = group["tau"], group["delta"], group["lr"]
-        for p, g, r in zip(params, grads, buffers["square_avg"]):
-            r.mul_(tau).addcmul_(g, g, value=1 - tau)
-            p.addcdiv_(g, r.sqrt().add_(delta), value=-lr)
-
-    def _multi_tensor_update(self, group, params, grads, buffers, steps) -> None:
-        tau, delta, lr = group["tau"], group["delta"], group["lr"]
-        r = buffers["square_avg"]
-        torch._foreach_mul_(r, tau)
-        torch._foreach_addcmul_(r, grads, grads, value=1 - tau)
-        denom = torch._foreach_sqrt(r)
-        torch._foreach_add_(denom, delta)
-        torch._foreach_addcdiv_(params, grads, denom, value=-lr)
+    @staticmethod
+    def _update(params, grads, square_avg, *, lr, tau, delta) -> None:
+        for p, g, r in zip(params, grads, square_avg):
+            r.mul_(tau).add_((1 - tau) * g * g)
+            p.sub_(lr * g / (delta + r.sqrt()))
 
 
 class Adagrad(_HandWrittenOptimizer):
@@ -255,61 +264,35 @@ class Adagrad(_HandWrittenOptimizer):
 
     Args:
         params: parameters or parameter groups to optimise.
-        lr: learning rate :math:`\gamma \ge 0`.
+        lr: learning rate :math:`\gamma \in [0, 3.4 \cdot 10^{38}]`.
         delta: damping :math:`\delta > 0`.
-        foreach: ``True`` multi-tensor path, ``False`` loop, ``None`` chosen by device.
+        fused: one compiled pass per tensor (``True``) or the plain loop (``False``).
     """
 
-    _state_names = ("sum",)
+    _state: ClassVar[StateMakers] = {"sum": _zeros}
+    _checks: ClassVar[Checks] = {**_HandWrittenOptimizer._checks, "delta": _check_delta}
 
     def __init__(self, params: Iterable, lr: float, delta: float = 1e-10, *,
-                 foreach: bool | None = None) -> None:
-        _check_lr(lr)
-        _check_delta(delta)
-        _check_foreach(foreach)
-        super().__init__(params, {"lr": lr, "delta": delta, "foreach": foreach})
+                 fused: bool = False) -> None:
+        super().__init__(params, {"lr": lr, "delta": delta}, fused)
 
-    def _single_tensor_update(self, group, params, grads, buffers, steps) -> None:
-        delta, lr = group["delta"], group["lr"]
-        for p, g, r in zip(params, grads, buffers["sum"]):
-            r.addcmul_(g, g)
-            p.addcdiv_(g, r.sqrt().add_(delta), value=-lr)
-
-    def _multi_tensor_update(self, group, params, grads, buffers, steps) -> None:
-        delta, lr = group["delta"], group["lr"]
-        r = buffers["sum"]
-        torch._foreach_addcmul_(r, grads, grads)
-        denom = torch._foreach_sqrt(r)
-        torch._foreach_add_(denom, delta)
-        torch._foreach_addcdiv_(params, grads, denom, value=-lr)
+    @staticmethod
+    def _update(params, grads, sums, *, lr, delta) -> None:
+        for p, g, r in zip(params, grads, sums):
+            r.add_(g * g)
+            p.sub_(lr * g / (delta + r.sqrt()))
 
 
 class _AdamFamily(_HandWrittenOptimizer):
     """Adam and AMSGrad share their moments, hyperparameters and validation."""
 
+    _checks: ClassVar[Checks] = {**_HandWrittenOptimizer._checks, "beta1": _check_unit_interval,
+               "beta2": _check_unit_interval, "delta": _check_delta}
+
     def __init__(self, params: Iterable, lr: float, beta1: float = 0.9, beta2: float = 0.999,
-                 delta: float = 1e-8, *, foreach: bool | None = None) -> None:
-        _check_lr(lr)
-        _check_unit_interval("beta1", beta1)
-        _check_unit_interval("beta2", beta2)
-        _check_delta(delta)
-        _check_foreach(foreach)
-        super().__init__(params, {"lr": lr, "beta1": beta1, "beta2": beta2, "delta": delta,
-                                  "foreach": foreach})
-
-    @staticmethod
-    def _update_moments_single(group, g, m1, m2) -> None:
-        beta1, beta2 = group["beta1"], group["beta2"]
-        m1.mul_(beta1).add_(g, alpha=1 - beta1)
-        m2.mul_(beta2).addcmul_(g, g, value=1 - beta2)
-
-    @staticmethod
-    def _update_moments_multi(group, grads, m1, m2) -> None:
-        beta1, beta2 = group["beta1"], group["beta2"]
-        torch._foreach_mul_(m1, beta1)
-        torch._foreach_add_(m1, grads, alpha=1 - beta1)
-        torch._foreach_mul_(m2, beta2)
-        torch._foreach_addcmul_(m2, grads, grads, value=1 - beta2)
+                 delta: float = 1e-8, *, fused: bool = False) -> None:
+        super().__init__(params, {"lr": lr, "beta1": beta1, "beta2": beta2, "delta": delta},
+                         fused)
 
 
 class Adam(_AdamFamily):
@@ -328,30 +311,25 @@ class Adam(_AdamFamily):
 
     Args:
         params: parameters or parameter groups to optimise.
-        lr: learning rate :math:`\gamma \ge 0`.
+        lr: learning rate :math:`\gamma \in [0, 3.4 \cdot 10^{38}]`.
         beta1, beta2: decay rates of the first and second moments, in :math:`[0, 1)`.
         delta: damping :math:`\delta > 0`.
-        foreach: ``True`` multi-tensor path, ``False`` loop, ``None`` chosen by device.
+        fused: one compiled pass per tensor (``True``) or the plain loop (``False``).
     """
 
-    _state_names = ("m1", "m2")
+    _state: ClassVar[StateMakers] = {"m1": _zeros, "m2": _zeros, "beta1_power": _one, "beta2_power": _one}
 
-    def _single_tensor_update(self, group, params, grads, buffers, steps) -> None:
-        beta1, beta2, delta, lr = group["beta1"], group["beta2"], group["delta"], group["lr"]
-        for p, g, m1, m2, t in zip(params, grads, buffers["m1"], buffers["m2"], steps):
-            self._update_moments_single(group, g, m1, m2)
-            bias1, bias2 = 1 - beta1**t, 1 - beta2**t
-            denom = m2.sqrt().div_(math.sqrt(bias2)).add_(delta)  # δ + sqrt(m̂2)
-            p.addcdiv_(m1, denom, value=-lr / bias1)
-
-    def _multi_tensor_update(self, group, params, grads, buffers, steps) -> None:
-        beta1, beta2, delta, lr = group["beta1"], group["beta2"], group["delta"], group["lr"]
-        m1, m2 = buffers["m1"], buffers["m2"]
-        self._update_moments_multi(group, grads, m1, m2)
-        denom = torch._foreach_sqrt(m2)
-        torch._foreach_div_(denom, [math.sqrt(1 - beta2**t) for t in steps])
-        torch._foreach_add_(denom, delta)
-        torch._foreach_addcdiv_(params, m1, denom, [-lr / (1 - beta1**t) for t in steps])
+    @staticmethod
+    def _update(params, grads, m1s, m2s, beta1_powers, beta2_powers, *, lr, beta1, beta2,
+                delta) -> None:
+        for p, g, m1, m2, beta1_t, beta2_t in zip(params, grads, m1s, m2s, beta1_powers,
+                                                  beta2_powers):
+            beta1_t.mul_(beta1)  # β1^(t+1), kept rather than recomputed with a power
+            beta2_t.mul_(beta2)
+            m1.mul_(beta1).add_((1 - beta1) * g)
+            m2.mul_(beta2).add_((1 - beta2) * g * g)
+            m1_hat, m2_hat = m1 / (1 - beta1_t), m2 / (1 - beta2_t)
+            p.sub_(lr * m1_hat / (delta + m2_hat.sqrt()))
 
 
 class AMSGrad(_AdamFamily):
@@ -375,32 +353,27 @@ class AMSGrad(_AdamFamily):
 
     Args:
         params: parameters or parameter groups to optimise.
-        lr: learning rate :math:`\gamma \ge 0`.
+        lr: learning rate :math:`\gamma \in [0, 3.4 \cdot 10^{38}]`.
         beta1, beta2: decay rates of the first and second moments, in :math:`[0, 1)`.
         delta: damping :math:`\delta > 0`.
-        foreach: ``True`` multi-tensor path, ``False`` loop, ``None`` chosen by device.
+        fused: one compiled pass per tensor (``True``) or the plain loop (``False``).
     """
 
-    _state_names = ("m1", "m2", "m2_max")
+    _state: ClassVar[StateMakers] = {"m1": _zeros, "m2": _zeros, "m2_max": _zeros, "beta1_power": _one,
+              "beta2_power": _one}
 
-    def _single_tensor_update(self, group, params, grads, buffers, steps) -> None:
-        beta1, beta2, delta, lr = group["beta1"], group["beta2"], group["delta"], group["lr"]
-        for p, g, m1, m2, m2_max, t in zip(params, grads, buffers["m1"], buffers["m2"],
-                                           buffers["m2_max"], steps):
-            self._update_moments_single(group, g, m1, m2)
-            bias1, bias2 = 1 - beta1**t, 1 - beta2**t
-            torch.maximum(m2_max, m2 / bias2, out=m2_max)  # max over m̂2
-            p.addcdiv_(m1, m2_max.sqrt().add_(delta), value=-lr / bias1)
-
-    def _multi_tensor_update(self, group, params, grads, buffers, steps) -> None:
-        beta1, beta2, delta, lr = group["beta1"], group["beta2"], group["delta"], group["lr"]
-        m1, m2, m2_max = buffers["m1"], buffers["m2"], buffers["m2_max"]
-        self._update_moments_multi(group, grads, m1, m2)
-        m2_hat = torch._foreach_div(m2, [1 - beta2**t for t in steps])
-        torch._foreach_maximum_(m2_max, m2_hat)
-        denom = torch._foreach_sqrt(m2_max)
-        torch._foreach_add_(denom, delta)
-        torch._foreach_addcdiv_(params, m1, denom, [-lr / (1 - beta1**t) for t in steps])
+    @staticmethod
+    def _update(params, grads, m1s, m2s, m2_maxes, beta1_powers, beta2_powers, *, lr, beta1,
+                beta2, delta) -> None:
+        for p, g, m1, m2, m2_max, beta1_t, beta2_t in zip(params, grads, m1s, m2s, m2_maxes,
+                                                          beta1_powers, beta2_powers):
+            beta1_t.mul_(beta1)  # β1^(t+1), kept rather than recomputed with a power
+            beta2_t.mul_(beta2)
+            m1.mul_(beta1).add_((1 - beta1) * g)
+            m2.mul_(beta2).add_((1 - beta2) * g * g)
+            m1_hat, m2_hat = m1 / (1 - beta1_t), m2 / (1 - beta2_t)
+            torch.maximum(m2_max, m2_hat, out=m2_max)  # the maximum of m̂2, not of m2
+            p.sub_(lr * m1_hat / (delta + m2_max.sqrt()))
 
 
 #: The optimizers of the benchmark, by the names the experiment's configuration uses.
