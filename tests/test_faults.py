@@ -50,7 +50,9 @@ def synthetic(train: bool, size: int | None = None) -> MNISTTensors:
 
 @pytest.fixture
 def trained(monkeypatch):
-    """run_grid on the synthetic problem; records every (optimizer, lr, seed) it trains."""
+    """run_grid on the synthetic problem, on the CPU (tiny networks, and bitwise-reproducible
+    runs on any machine); records every (optimizer, lr, seed) it trains."""
+    monkeypatch.setenv("BOOK_DEVICE", "cpu")
     calls = []
     real_train_run = mnist_grid.train_run
     monkeypatch.setattr(mnist_grid, "load_mnist", synthetic)
@@ -301,9 +303,8 @@ grid.run_grid(test_faults.TINY, {root!r}, progress=False)
 
 
 def test_a_grid_killed_mid_write_resumes_to_the_numbers_of_an_uninterrupted_one(
-        tmp_path, trained, monkeypatch):
-    root = tmp_path / "killed"
-    monkeypatch.setenv("BOOK_DEVICE", "cpu")  # the same device in both processes
+        tmp_path, trained):
+    root = tmp_path / "killed"  # BOOK_DEVICE=cpu (set by ``trained``) reaches the subprocess
     process = subprocess.run([sys.executable, "-c", KILLED_GRID.format(tests=str(TESTS),
                                                                        root=str(root))],
                              capture_output=True, text=True, timeout=300, check=False)
