@@ -6,14 +6,20 @@ import math
 import pytest
 import torch
 
+from lib.config import OptimizerGridConfig
 from lib.mnist import grid as mnist_grid
 from lib.mnist import training as mnist_training
-from lib.config import OptimizerGridConfig
 from lib.mnist.data import IMAGE_PIXELS, MNISTTensors
-from lib.mnist.store import load_run, results_dir, run_path, save_run
 from lib.mnist.grid import grid_runs, run_grid
-from lib.mnist.training import (evaluate, make_mlp, make_optimizer,
-                                train_epoch, train_run)
+from lib.mnist.store import load_run, results_dir, run_path, save_run
+from lib.mnist.training import (
+    evaluate,
+    make_mlp,
+    make_optimizer,
+    train_epoch,
+    train_run,
+)
+from lib.optim.optimizers import AMSGrad
 from lib.runtime import cpu_threads
 
 
@@ -79,23 +85,99 @@ def test_non_finite_loss_ends_the_run_as_diverged():
     assert math.isnan(result.final_test_accuracy)
 
 
+class _Poisoning(torch.optim.SGD):
+    """SGD that sets every weight to ``value`` after its ``at``-th step."""
+
+    def __init__(self, params, lr, at, value):
+        super().__init__(params, lr=lr)
+        self.at, self.value, self.steps = at, value, 0
+
+    def step(self, closure=None):
+        super().step(closure)
+        self.steps += 1
+        if self.steps == self.at:
+            with torch.no_grad():
+                for p in self.param_groups[0]["params"]:
+                    p.fill_(self.value)
+
+
+def _poison(monkeypatch, at, value):
+    monkeypatch.setattr(mnist_training, "make_optimizer",
+                        lambda name, params, lr, **kwargs: _Poisoning(params, lr, at, value))
+
+
 def test_divergence_in_a_later_epoch_keeps_the_finished_epochs(monkeypatch):
     """Weights set to infinity by the 7th step: the 8th loss (epoch 2, batch 4 of 4) is NaN."""
-
-    class Poisoning(torch.optim.SGD):
-        def step(self, closure=None):
-            super().step(closure)
-            self.steps = getattr(self, "steps", 0) + 1
-            if self.steps == 7:
-                with torch.no_grad():
-                    for p in self.param_groups[0]["params"]:
-                        p.fill_(math.inf)
-
-    monkeypatch.setattr(mnist_training, "make_optimizer",
-                        lambda name, params, lr: Poisoning(params, lr=lr))
+    _poison(monkeypatch, at=7, value=math.inf)
     result = train_run("SGD", 0.1, 0, _blobs(200), _blobs(50), TINY)
     assert result.diverged_epoch == 2 and len(result.test_accuracy) == 1
     assert len(result.loss_trace) == 3 + 2  # epoch 1's slices, then slices ending at batches 2, 3
+    assert all(math.isfinite(v) for v in result.loss_trace)
+
+
+@pytest.mark.parametrize("value, why", [(math.nan, "a non-finite parameter"),
+                                        (1e30, "finite weights whose test logits overflow")])
+def test_weights_that_blow_up_on_an_epochs_last_batch_end_the_run(monkeypatch, tmp_path, value,
+                                                                   why):
+    """The 8th step is epoch 2's last: every loss of the epoch was finite, its update was not."""
+    _poison(monkeypatch, at=8, value=value)
+    result = train_run("SGD", 0.1, 0, _blobs(200), _blobs(50), TINY)
+    assert result.diverged_epoch == 2, why
+    assert len(result.test_accuracy) == 1 and len(result.loss_trace) == 3 + 3
+    path = run_path(tmp_path, "SGD", 0.1, 0)
+    save_run(result, path)
+    assert load_run(path, TINY).diverged_epoch == 2  # stored as diverged, and valid
+
+
+def test_a_learning_rate_at_the_float32_limit_diverges_and_beyond_it_is_refused(tmp_path):
+    result = train_run("SGD", 1e38, 0, _blobs(200), _blobs(50), TINY)
+    assert result.diverged_epoch == 1 and result.test_accuracy == []
+    save_run(result, run_path(tmp_path, "SGD", 1e38, 0))
+    assert load_run(run_path(tmp_path, "SGD", 1e38, 0), TINY).diverged
+    with pytest.raises(ValueError, match=r"learning_rates\[1\] must be <="):
+        TINY.replace(learning_rates=(0.1, 1e39))
+
+
+def test_epoch_figures_equal_an_independent_evaluation_when_nothing_moves():
+    """With lr = 0 the weights stay put, so the epoch's running loss and accuracy (summed on the
+    device over minibatches of unequal sizes) equal one evaluation of the whole set."""
+    data = _blobs(230)
+    torch.manual_seed(0)
+    model = make_mlp(16)
+    stats = train_epoch(model, make_optimizer("SGD", model.parameters(), 0.0), data, 50,
+                        torch.Generator().manual_seed(0), trace_points=2)
+    loss, accuracy = evaluate(model, data)
+    assert stats.loss == pytest.approx(loss, rel=1e-6) and stats.accuracy == accuracy
+    assert stats.loss == pytest.approx((3 * 50 * stats.loss_trace[0] + 80 * stats.loss_trace[1])
+                                       / 230, rel=1e-6)  # batches 1-3, then 4-5 (50 + 30)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_a_run_on_cuda_matches_the_cpu_run(monkeypatch):
+    config = TINY.replace(epochs=2)
+    monkeypatch.setenv("BOOK_DEVICE", "cpu")
+    cpu = train_run("AMSGrad", 1e-3, 0, _blobs(300), _blobs(100), config)
+    monkeypatch.setenv("BOOK_DEVICE", "cuda")
+    cuda = train_run("AMSGrad", 1e-3, 0, _blobs(300), _blobs(100), config)
+    assert not cuda.diverged and len(cuda.loss_trace) == len(cpu.loss_trace)
+    assert cuda.loss_trace == pytest.approx(cpu.loss_trace, rel=1e-3)
+    assert cuda.test_accuracy == pytest.approx(cpu.test_accuracy, abs=0.02)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_fused_optimizer_step_on_cuda_matches_the_loop():
+    torch.manual_seed(0)
+    params = [torch.randn(64, 32, device="cuda", requires_grad=True) for _ in range(2)]
+    twins = [p.detach().clone().requires_grad_() for p in params]
+    loop, fused = AMSGrad(params, lr=1e-2), AMSGrad(twins, lr=1e-2, fused=True)
+    for _ in range(5):
+        for p, q in zip(params, twins):
+            p.grad = torch.sin(p.detach() * 3)
+            q.grad = torch.sin(q.detach() * 3)
+        loop.step()
+        fused.step()
+    for p, q in zip(params, twins):
+        torch.testing.assert_close(p, q, rtol=1e-5, atol=1e-6)
 
 
 def _without_times(results):
