@@ -1,17 +1,36 @@
-"""WGAN training speed: iterations per second of :func:`lib.gan.training.train_wgan`.
+"""WGAN training speed: iterations per second per run, separate against stacked, per method.
 
-The homework's configuration (:class:`lib.config.GANConfig` defaults) is run for two lengths,
-``n1 < n2`` critic iterations, with no snapshot but the final one. The trainer's own clock
-(``History.seconds``) then reads ``t(n) = s + n / r``: the difference of the two runs gives the
-iteration rate ``r`` free of the snapshot's cost ``s``, and ``s`` follows. Both are combined into
-the wall time of the homework's whole run, snapshots included.
+Three ways to train the homework's configuration (:class:`lib.config.GANConfig` defaults) are
+timed side by side in one process, for every Lipschitz method:
+
+* the readable single-run trainer :func:`lib.gan.training.train_wgan`;
+* a minimal loop of the same networks and steps (pre-drawn minibatches, no history, no snapshot):
+  what the single-run trainer's own bookkeeping costs is the gap to it;
+* :func:`lib.gan.stacked.train_stacked` with R seeds as one stack, for each R in ``stack_sizes``;
+  its rate per run is R × the stack's iterations per second.
+
+Each trainer runs two lengths, ``n1 < n2`` critic iterations, with no snapshot but the first and
+the last. The trainer's own clock (``History.seconds``) then reads ``t(n) = s + n / r``: the
+difference of the two runs gives the iteration rate ``r`` free of the snapshots' cost ``s``.
 """
 
 from __future__ import annotations
 
+import time
+
+import torch
+
 from lib.config import BenchmarkConfig, GANConfig
 from lib.gan.networks import LIPSCHITZ_METHODS
-from lib.gan.training import train_wgan
+from lib.gan.sampling import RunSampler
+from lib.gan.stacked import train_stacked
+from lib.gan.targets import make_target
+from lib.gan.training import build_networks, critic_step, generator_step, train_wgan
+from lib.runtime import cpu_threads
+
+STACK_SIZES = (3, 5, 15)  # runs per stack measured
+STACK_REPEATS = 2  # repetitions of each stacked timing (a stack of 15 takes long on a CPU)
+
 
 def rate_from_two_lengths(n1: int, t1: float, n2: int, t2: float) -> tuple[float, float]:
     """Iterations per second and fixed seconds of ``t(n) = fixed + n / rate`` through two points."""
@@ -22,6 +41,7 @@ def rate_from_two_lengths(n1: int, t1: float, n2: int, t2: float) -> tuple[float
     rate = (n2 - n1) / (t2 - t1)
     return rate, max(t1 - n1 / rate, 0.0)
 
+
 def snapshots_in_run(iterations: int, snapshot_every: int) -> int:
     """Snapshots one :func:`train_wgan` run takes: the initial one, every ``snapshot_every``-th
     iteration before the last, and the final one."""
@@ -30,32 +50,72 @@ def snapshots_in_run(iterations: int, snapshot_every: int) -> int:
                          f"{iterations!r} and {snapshot_every!r}")
     return (iterations - 1) // snapshot_every + 2
 
-def measure_gan(lipschitz: str, config: BenchmarkConfig) -> dict:
-    """Iteration rate, snapshot cost and projected homework run time for one Lipschitz method."""
-    homework = GANConfig(lipschitz=lipschitz)
-    eval_samples = config.gan_eval_samples or homework.eval_samples
-    n1, n2 = config.gan_iterations
+
+def minimal_loop_seconds(config: GANConfig) -> float:
+    """Seconds of ``config.iterations`` bare steps of the same networks: the draws made before
+    the clock starts, no trace, no divergence bookkeeping, no snapshot."""
+    generator, critic = build_networks(config)
+    opt_g = torch.optim.Adam(generator.parameters(), lr=config.lr, betas=config.betas)
+    opt_d = torch.optim.Adam(critic.parameters(), lr=config.lr, betas=config.betas)
+    sampler = RunSampler(make_target(config.target), config.noise_dim, config.batch_size, config.seed)
+    draws = [sampler.draws(k) for k in range(config.iterations)]
+    start = time.perf_counter()
+    for k, d in enumerate(draws):
+        with torch.no_grad():
+            fake = generator(d.critic_noise)
+        critic_step(critic, opt_d, d.real, fake, config, d.mix)
+        if k % config.n_critic == 0:
+            generator_step(generator, critic, opt_g, d.generator_noise)
+    return time.perf_counter() - start
+
+
+def _rate(seconds_of, lengths: tuple[int, int], repeats: int) -> tuple[float, float, list[float]]:
+    """Rate and fixed cost from the fastest of ``repeats`` alternating timings of both lengths."""
+    n1, n2 = lengths
     seconds: dict[int, list[float]] = {n1: [], n2: []}
-    for _ in range(config.repeats):
+    for _ in range(repeats):
         for n in (n1, n2):
-            run = train_wgan(homework.replace(iterations=n, snapshot_every=n,
-                                              eval_samples=eval_samples), progress=False)
-            seconds[n].append(run.history.seconds)
+            seconds[n].append(seconds_of(n))
     t1, t2 = min(seconds[n1]), min(seconds[n2])  # the least disturbed runs
-    rate, snapshot = rate_from_two_lengths(n1, t1, n2, t2)
+    rate, fixed = rate_from_two_lengths(n1, t1, n2, t2)
+    return rate, fixed, [t1, t2]
+
+
+def measure_gan(lipschitz: str, config: BenchmarkConfig, stack_sizes: tuple[int, ...] = STACK_SIZES) -> dict:
+    """Iteration rates (separate, minimal loop, stacked per run) and snapshot cost for one method."""
+    homework = GANConfig(lipschitz=lipschitz, num_threads=config.threads)
+    eval_samples = config.gan_eval_samples or homework.eval_samples
+
+    def short(n: int, seed: int = homework.seed) -> GANConfig:
+        return homework.replace(iterations=n, snapshot_every=n, eval_samples=eval_samples, seed=seed)
+
+    with cpu_threads(config.threads):
+        rate, snapshot, seconds = _rate(lambda n: train_wgan(short(n), progress=False).history.seconds,
+                                        config.gan_iterations, config.repeats)
+        minimal, _, _ = _rate(lambda n: minimal_loop_seconds(short(n)), config.gan_iterations, config.repeats)
+        stacked = {}
+        for size in stack_sizes:
+            def stack_seconds(n: int, size: int = size) -> float:
+                return train_stacked([short(n, seed) for seed in range(1, size + 1)])[0].history.seconds
+            stack_rate, _, _ = _rate(stack_seconds, config.gan_iterations, min(config.repeats, STACK_REPEATS))
+            stacked[str(size)] = size * stack_rate
     snapshots = snapshots_in_run(homework.iterations, homework.snapshot_every)
     return {
         "lipschitz": lipschitz,
         "iterations_per_second": rate,
+        "minimal_loop_per_second": minimal,
+        "stacked_per_run": stacked,  # runs per stack (as a string) -> iterations/s per run
+        "stacked_speedup": {size: r / rate for size, r in stacked.items()},
         "snapshot_seconds": snapshot,
         "eval_samples": eval_samples,
         "homework_iterations": homework.iterations,
         "homework_snapshots": snapshots,
         "homework_run_seconds": homework.iterations / rate + snapshots * snapshot,
-        "lengths": [n1, n2],
-        "seconds": [t1, t2],
+        "lengths": list(config.gan_iterations),
+        "seconds": seconds,
     }
 
-def measure_gans(config: BenchmarkConfig) -> list[dict]:
+
+def measure_gans(config: BenchmarkConfig, stack_sizes: tuple[int, ...] = STACK_SIZES) -> list[dict]:
     """:func:`measure_gan` for every Lipschitz method."""
-    return [measure_gan(method, config) for method in LIPSCHITZ_METHODS]
+    return [measure_gan(method, config, stack_sizes) for method in LIPSCHITZ_METHODS]

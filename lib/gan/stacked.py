@@ -73,6 +73,12 @@ class StackedMLP:
             start += size
         return views
 
+    def gradient(self, loss: torch.Tensor) -> torch.Tensor:
+        """∂ loss / ∂ flat, shape (R, P), taken at the views (autograd's way back through four
+        slices would zero-fill and add four (R, P) tensors)."""
+        grads = torch.autograd.grad(loss, self.params)
+        return torch.cat([g.reshape(g.shape[0], -1) for g in grads], dim=1)
+
     def pre_activation(self, x: torch.Tensor) -> torch.Tensor:
         """W1 x + b1 for x of shape (R, B, in): shape (R, B, hidden)."""
         w1, b1, _, _ = self.params
@@ -188,7 +194,7 @@ class StackedWGAN:
             loss = loss + self.gp_weight * ((slope - 1.0) ** 2).mean(dim=1)
         if self.uses["spectral_regularisation"]:
             loss = loss + self.sr_weight * 0.5 * sum(s**2 for s in self.sigma_estimates())
-        (grad,) = torch.autograd.grad(loss.sum(), self.critic.flat)
+        grad = self.critic.gradient(loss.sum())
         self.alive &= torch.isfinite(loss)
         self.opt_d.step(grad, self.alive, self.lr_scale(k))
         self.project()
@@ -218,7 +224,7 @@ class StackedWGAN:
     def generator_step(self, noise: torch.Tensor, k: int = 0) -> None:
         """One generator step of every live run (eq. 4) against the current critic."""
         loss = -self.critic(self.generator(noise)).squeeze(2).mean(dim=1)
-        (grad,) = torch.autograd.grad(loss.sum(), self.generator.flat)
+        grad = self.generator.gradient(loss.sum())
         self.alive &= torch.isfinite(loss)
         self.opt_g.step(grad, self.alive, self.lr_scale(k))
 
