@@ -30,6 +30,16 @@ def test_simultaneous_gda_matches_its_closed_form(gamma, z0):
         assert abs(np.linalg.norm(path[k]) - scale) <= math.sqrt(2) + 1e-10 * scale
 
 
+@pytest.mark.parametrize("gamma", [0.05, 0.1, 0.3])
+def test_distance_to_the_origin_grows_by_sqrt_one_plus_gamma_squared_per_step(gamma):
+    # the homework's rate, read off the iterates alone: ||z_k||^(1/k) over a long run
+    steps = int(40 / gamma**2)  # (1 + gamma^2)^(steps/2) is about e^20: the sqrt(2) offset fades
+    distances = np.linalg.norm(mm.iterate("simultaneous", gamma, (0.0, 0.0), steps), axis=1)
+    half = steps // 2
+    measured = (distances[-1] / distances[half]) ** (1 / (steps - half))
+    assert measured == pytest.approx(math.sqrt(1 + gamma**2), rel=1e-7)
+
+
 @pytest.mark.parametrize("gamma", [0.2, 1.0, 3.0])
 def test_gda_matrix_power_is_the_power_of_the_iteration_matrix(gamma):
     matrix = mm.iteration_matrix("simultaneous", gamma)
