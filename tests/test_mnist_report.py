@@ -9,8 +9,10 @@ import torch
 from lib.mnist.report import (
     Summary,
     accuracy_table,
+    describe_ranking,
     gap,
     homework_pseudocode,
+    rank_against,
     replay,
     smallest_gap,
     tied_with_best,
@@ -63,6 +65,17 @@ def test_tied_with_best_and_the_table_bold_the_same_cells(summaries):
     table = accuracy_table(three_seeds)
     assert "| A | **92.00 ± 2.00** |" in table and "| B | **90.00 ± 1.00** |" in table
     assert "| C | 51.00 ± 1.00 |" in table and "| E | diverged |" in table
+
+
+def test_rank_against_sorts_by_the_gap_and_its_spread(summaries):
+    groups = rank_against(summaries, ["A", "C", "D", "E"], "B", 0.1)
+    # A is within B's spread; C is far below; D has one seed and E none: not ranked
+    assert groups == {"above": [], "unranked": ["A", "D", "E"], "below": ["C"]}
+    assert describe_ranking(groups, "B") == "C ranks below B; A, D and E are not ranked against it"
+    groups = rank_against(summaries, ["A", "B"], "C", 0.1)
+    assert describe_ranking(groups, "C") == "A and B rank above C"
+    with pytest.raises(ValueError, match="groups must be rank_against's dict"):
+        describe_ranking({"above": []}, "C")
 
 
 @pytest.mark.parametrize("name, cls", [("MomentumSGD", MomentumSGD), ("RMSProp", RMSProp),

@@ -1,7 +1,8 @@
 """Tables and figures of the optimizer benchmark (homework §2), built from :class:`RunResult` s.
 
 * :func:`summarize`: final test accuracy per (optimizer, learning rate), mean ± std over seeds;
-* :func:`gap`, :func:`smallest_gap`, :func:`tied_with_best`: the book's ranking rule — one mean
+* :func:`gap`, :func:`smallest_gap`, :func:`tied_with_best`, :func:`rank_against`,
+  :func:`describe_ranking`: the book's ranking rule — one mean
   ranks above another only when the gap exceeds the spread (the sum of the two standard
   deviations over at least two seeds each);
 * :func:`accuracy_table`: the summary as a Markdown table, the best mean of each learning rate
@@ -137,6 +138,45 @@ def tied_with_best(summaries: dict[tuple[str, float], Summary], lr: float) -> li
             if name == best or not Gap(finished[best], finished[name]).exceeds_spread]
 
 
+def rank_against(summaries: dict[tuple[str, float], Summary], names: Sequence[str],
+                 reference: str, lr: float) -> dict[str, list[str]]:
+    """Sort ``names`` by how the seeds rank each against ``reference`` at ``lr``: ``"above"``
+    (its mean exceeds the reference's by more than the spread), ``"below"`` (the reverse) or
+    ``"unranked"`` (the gap does not exceed the spread, or a side has fewer than two seeds)."""
+    groups: dict[str, list[str]] = {"above": [], "unranked": [], "below": []}
+    for name in names:
+        if gap(summaries, name, reference, lr).exceeds_spread:
+            groups["above"].append(name)
+        elif gap(summaries, reference, name, lr).exceeds_spread:
+            groups["below"].append(name)
+        else:
+            groups["unranked"].append(name)
+    return groups
+
+
+def _names(names: Sequence[str]) -> str:
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + f" and {names[-1]}"
+
+
+def describe_ranking(groups: dict[str, list[str]], reference: str) -> str:
+    """:func:`rank_against`'s groups in words, e.g. ``"RMSProp and Adam rank above SGD; Adagrad
+    is not ranked against it"``."""
+    if sorted(groups) != ["above", "below", "unranked"]:
+        raise ValueError(f"groups must be rank_against's dict, got keys {sorted(groups)}")
+    parts, subject = [], reference
+    for key, verb in (("above", "above"), ("below", "below")):
+        names = groups[key]
+        if names:
+            rank = "ranks" if len(names) == 1 else "rank"
+            parts.append(f"{_names(names)} {rank} {verb} {subject}")
+            subject = "it"
+    if groups["unranked"]:
+        names = groups["unranked"]
+        parts.append(f"{_names(names)} {'is' if len(names) == 1 else 'are'} not ranked "
+                     f"against {subject}")
+    return "; ".join(parts)
+
+
 def describe_runs(runs: Sequence[RunResult]) -> str:
     """Name runs for the prose, e.g. ``"SGD at lr 0.5 (seed 0, 2)"``; ``"none"`` if empty."""
     groups: dict[tuple[str, float], list[str]] = {}
@@ -256,8 +296,9 @@ def amsgrad_second_moments(gradients: Sequence[float], lr: float = 1e-3, beta1: 
                            beta2: float = 0.999, delta: float = 1e-8) -> dict[str, np.ndarray]:
     """Feed one scalar parameter the same gradients under both AMSGrad variants.
 
-    Returns the step-by-step parameter values of :class:`lib.optim.optimizers.AMSGrad` (``ours``) and
-    of ``torch.optim.Adam(amsgrad=True)`` (``torch``), and the second moment each divides by:
+    Returns the step-by-step parameter values of :class:`lib.optim.optimizers.AMSGrad`
+    (``ours``) and of ``torch.optim.Adam(amsgrad=True)`` (``torch``), and the second moment each
+    divides by:
     ours keeps :math:`\\max_s \\hat m_{2,s}`, torch :math:`\\max_s m_{2,s} / (1-\\beta_2^{t})`.
     """
     params = {name: torch.nn.Parameter(torch.zeros(1, dtype=torch.float64))
