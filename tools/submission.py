@@ -4,10 +4,11 @@ The course asks for one ZIP named ``ee556_2021_hw2_NameSurname.zip`` holding the
 PDF report. The name comes from ``--author``, else ``$AUTHOR``
 (``make submission AUTHOR="Name Surname"``), else ``author`` in ``book/_config.yml``, written
 in ASCII letters (``Søren Ørsted`` gives ``SorenOrsted``, ``Αλέξανδρος`` ``Alexandros``). The
-PDF is the book's own, found by the name ``book/_config.yml`` gives it, and must be a PDF. The archive
-holds the PDF, the package, the notebooks and the book's sources, the tests, the README and the
-environment files; never build outputs, data, results or virtual environments. It is written
-to a temporary file and renamed when complete, so a failure never leaves a partial archive.
+PDF is the book's own, found by the name ``book/_config.yml`` gives it, and must be a PDF.
+The archive holds the PDF, the package, the notebooks and the book's sources, the tests, the
+README and the environment files; never build outputs, data, results or virtual environments.
+It is written to a temporary file and renamed when complete, so a failure never leaves a
+partial archive.
 """
 
 from __future__ import annotations

@@ -160,8 +160,8 @@ def record_problem(record, path: Path, config: OptimizerGridConfig) -> str | Non
     Checks, in order: the fields; the key (same settings, code, torch, device, dtype); the
     identity against the file name; the types; the list lengths (``epochs`` entries, and the
     same number of trace points in every epoch, at most ``trace_points_per_epoch``, unless the
-    run diverged, when they stop at the diverged epoch); finiteness (only a diverged run may hold non-finite values); ranges
-    (accuracies in [0, 1], losses and times non-negative).
+    run diverged, when they stop at the diverged epoch); finiteness (only a diverged run may
+    hold non-finite values); ranges (accuracies in [0, 1], losses and times non-negative).
     """
     if not isinstance(record, dict):
         return f"a stored run must be a JSON object, got {type(record).__name__}"
