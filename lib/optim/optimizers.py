@@ -17,10 +17,12 @@ tests check that both paths agree. The first fused step of each optimizer class 
 update (seconds; cached on disk for later processes), so fusing pays for long runs only. SGD,
 a single in-place pass already, has no fused variant (``supports_fused``).
 
-The updates multiply by their hyperparameters (``lr * g``) rather than passing them as
-``alpha=``/``value=`` arguments: a compiled update then takes them as inputs, so another
-learning rate does not compile again. For the same reason Adam and AMSGrad keep the powers
-:math:`\beta^t` of their bias corrections as scalar state tensors.
+The updates multiply by the learning rate (``lr * g``) rather than passing it as an ``alpha=``
+or ``value=`` argument: a compiled update then takes it as an input, so another rate (a
+schedule, the grid's next run) does not compile the update again. The decay rates, constants of
+a run, are such arguments, which spares the plain loop temporary tensors. For the same reason
+Adam and AMSGrad keep the powers :math:`\beta^t` of their bias corrections as scalar state
+tensors rather than computing them from the step count.
 """
 
 from __future__ import annotations
@@ -237,7 +239,8 @@ class RMSProp(_HandWrittenOptimizer):
     """
 
     _state: ClassVar[StateMakers] = {"square_avg": _zeros}
-    _checks: ClassVar[Checks] = {**_HandWrittenOptimizer._checks, "tau": _check_unit_interval, "delta": _check_delta}
+    _checks: ClassVar[Checks] = {**_HandWrittenOptimizer._checks, "tau": _check_unit_interval,
+                                 "delta": _check_delta}
 
     def __init__(self, params: Iterable, lr: float, tau: float = 0.9, delta: float = 1e-8, *,
                  fused: bool = False) -> None:
@@ -246,7 +249,7 @@ class RMSProp(_HandWrittenOptimizer):
     @staticmethod
     def _update(params, grads, square_avg, *, lr, tau, delta) -> None:
         for p, g, r in zip(params, grads, square_avg):
-            r.mul_(tau).add_((1 - tau) * g * g)
+            r.mul_(tau).addcmul_(g, g, value=1 - tau)
             p.sub_(lr * g / (delta + r.sqrt()))
 
 
@@ -279,7 +282,7 @@ class Adagrad(_HandWrittenOptimizer):
     @staticmethod
     def _update(params, grads, sums, *, lr, delta) -> None:
         for p, g, r in zip(params, grads, sums):
-            r.add_(g * g)
+            r.addcmul_(g, g)
             p.sub_(lr * g / (delta + r.sqrt()))
 
 
@@ -317,7 +320,8 @@ class Adam(_AdamFamily):
         fused: one compiled pass per tensor (``True``) or the plain loop (``False``).
     """
 
-    _state: ClassVar[StateMakers] = {"m1": _zeros, "m2": _zeros, "beta1_power": _one, "beta2_power": _one}
+    _state: ClassVar[StateMakers] = {"m1": _zeros, "m2": _zeros, "beta1_power": _one,
+                                     "beta2_power": _one}
 
     @staticmethod
     def _update(params, grads, m1s, m2s, beta1_powers, beta2_powers, *, lr, beta1, beta2,
@@ -326,8 +330,8 @@ class Adam(_AdamFamily):
                                                   beta2_powers):
             beta1_t.mul_(beta1)  # β1^(t+1), kept rather than recomputed with a power
             beta2_t.mul_(beta2)
-            m1.mul_(beta1).add_((1 - beta1) * g)
-            m2.mul_(beta2).add_((1 - beta2) * g * g)
+            m1.mul_(beta1).add_(g, alpha=1 - beta1)
+            m2.mul_(beta2).addcmul_(g, g, value=1 - beta2)
             m1_hat, m2_hat = m1 / (1 - beta1_t), m2 / (1 - beta2_t)
             p.sub_(lr * m1_hat / (delta + m2_hat.sqrt()))
 
@@ -359,8 +363,8 @@ class AMSGrad(_AdamFamily):
         fused: one compiled pass per tensor (``True``) or the plain loop (``False``).
     """
 
-    _state: ClassVar[StateMakers] = {"m1": _zeros, "m2": _zeros, "m2_max": _zeros, "beta1_power": _one,
-              "beta2_power": _one}
+    _state: ClassVar[StateMakers] = {"m1": _zeros, "m2": _zeros, "m2_max": _zeros,
+                                     "beta1_power": _one, "beta2_power": _one}
 
     @staticmethod
     def _update(params, grads, m1s, m2s, m2_maxes, beta1_powers, beta2_powers, *, lr, beta1,
@@ -369,8 +373,8 @@ class AMSGrad(_AdamFamily):
                                                           beta1_powers, beta2_powers):
             beta1_t.mul_(beta1)  # β1^(t+1), kept rather than recomputed with a power
             beta2_t.mul_(beta2)
-            m1.mul_(beta1).add_((1 - beta1) * g)
-            m2.mul_(beta2).add_((1 - beta2) * g * g)
+            m1.mul_(beta1).add_(g, alpha=1 - beta1)
+            m2.mul_(beta2).addcmul_(g, g, value=1 - beta2)
             m1_hat, m2_hat = m1 / (1 - beta1_t), m2 / (1 - beta2_t)
             torch.maximum(m2_max, m2_hat, out=m2_max)  # the maximum of m̂2, not of m2
             p.sub_(lr * m1_hat / (delta + m2_max.sqrt()))
