@@ -46,8 +46,10 @@ def snapshots_in_run(iterations: int, snapshot_every: int) -> int:
     """Snapshots one :func:`train_wgan` run takes: the initial one, every ``snapshot_every``-th
     iteration before the last, and the final one."""
     if iterations <= 0 or snapshot_every <= 0:
-        raise ValueError(f"iterations and snapshot_every must be positive, got "
-                         f"{iterations!r} and {snapshot_every!r}")
+        raise ValueError(
+            f"iterations and snapshot_every must be positive, got "
+            f"{iterations!r} and {snapshot_every!r}"
+        )
     return (iterations - 1) // snapshot_every + 2
 
 
@@ -55,9 +57,11 @@ def minimal_loop_seconds(config: GANConfig) -> float:
     """Seconds of ``config.iterations`` bare steps of the same networks: the draws made before
     the clock starts, no trace, no divergence bookkeeping, no snapshot."""
     generator, critic = build_networks(config)
-    opt_g = torch.optim.Adam(generator.parameters(), lr=config.lr, betas=config.betas)
-    opt_d = torch.optim.Adam(critic.parameters(), lr=config.lr, betas=config.betas)
-    sampler = RunSampler(make_target(config.target), config.noise_dim, config.batch_size, config.seed)
+    opt_g = torch.optim.Adam(generator.parameters(), lr=config.lr, betas=config.betas, fused=True)
+    opt_d = torch.optim.Adam(critic.parameters(), lr=config.lr, betas=config.betas, fused=True)
+    sampler = RunSampler(
+        make_target(config.target), config.noise_dim, config.batch_size, config.seed
+    )
     draws = [sampler.draws(k) for k in range(config.iterations)]
     start = time.perf_counter()
     for k, d in enumerate(draws):
@@ -81,23 +85,38 @@ def _rate(seconds_of, lengths: tuple[int, int], repeats: int) -> tuple[float, fl
     return rate, fixed, [t1, t2]
 
 
-def measure_gan(lipschitz: str, config: BenchmarkConfig, stack_sizes: tuple[int, ...] = STACK_SIZES) -> dict:
-    """Iteration rates (separate, minimal loop, stacked per run) and snapshot cost for one method."""
+def measure_gan(
+    lipschitz: str, config: BenchmarkConfig, stack_sizes: tuple[int, ...] = STACK_SIZES
+) -> dict:
+    """Iteration rates (separate, minimal loop, stacked per run) and snapshot cost of a method."""
     homework = GANConfig(lipschitz=lipschitz, num_threads=config.threads)
     eval_samples = config.gan_eval_samples or homework.eval_samples
 
     def short(n: int, seed: int = homework.seed) -> GANConfig:
-        return homework.replace(iterations=n, snapshot_every=n, eval_samples=eval_samples, seed=seed)
+        return homework.replace(
+            iterations=n, snapshot_every=n, eval_samples=eval_samples, seed=seed
+        )
 
     with cpu_threads(config.threads):
-        rate, snapshot, seconds = _rate(lambda n: train_wgan(short(n), progress=False).history.seconds,
-                                        config.gan_iterations, config.repeats)
-        minimal, _, _ = _rate(lambda n: minimal_loop_seconds(short(n)), config.gan_iterations, config.repeats)
+        rate, snapshot, seconds = _rate(
+            lambda n: train_wgan(short(n), progress=False).history.seconds,
+            config.gan_iterations,
+            config.repeats,
+        )
+        minimal, _, _ = _rate(
+            lambda n: minimal_loop_seconds(short(n)), config.gan_iterations, config.repeats
+        )
         stacked = {}
         for size in stack_sizes:
+
             def stack_seconds(n: int, size: int = size) -> float:
-                return train_stacked([short(n, seed) for seed in range(1, size + 1)])[0].history.seconds
-            stack_rate, _, _ = _rate(stack_seconds, config.gan_iterations, min(config.repeats, STACK_REPEATS))
+                return train_stacked([short(n, seed) for seed in range(1, size + 1)])[
+                    0
+                ].history.seconds
+
+            stack_rate, _, _ = _rate(
+                stack_seconds, config.gan_iterations, min(config.repeats, STACK_REPEATS)
+            )
             stacked[str(size)] = size * stack_rate
     snapshots = snapshots_in_run(homework.iterations, homework.snapshot_every)
     return {

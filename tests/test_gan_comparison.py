@@ -37,7 +37,10 @@ def _results_in_a_temporary_folder(tmp_path, monkeypatch):
 
 
 TINY = GANComparisonConfig(
-    variants=(("spectral_normalisation", ()), ("weight_clipping", (("lipschitz", "weight_clipping"),))),
+    variants=(
+        ("spectral_normalisation", ()),
+        ("weight_clipping", (("lipschitz", "weight_clipping"),)),
+    ),
     targets=("two_gaussians", "ring"),
     seeds=(1, 2),
     iterations=20,
@@ -59,8 +62,12 @@ def test_every_variant_target_and_seed_gets_a_config():
 
 def test_summary_averages_over_seeds_and_renders_a_table():
     runs = run_comparison(TINY, progress=False)
-    assert set(runs) == {(v, t, s) for v in ("spectral_normalisation", "weight_clipping")
-                         for t in ("two_gaussians", "ring") for s in (1, 2)}
+    assert set(runs) == {
+        (v, t, s)
+        for v in ("spectral_normalisation", "weight_clipping")
+        for t in ("two_gaussians", "ring")
+        for s in (1, 2)
+    }
     rows = summarise(runs)
     assert len(rows) == 4
     row = find_row(rows, "weight_clipping", "ring")
@@ -108,8 +115,19 @@ def test_figures_are_drawn():
     run = runs[("spectral_normalisation", "ring", 1)]
     for fig in (plot_snapshots(run), plot_critic(run), plot_objective_vs_w1(run)):
         assert fig.axes
-    first = {(v, t): runs[(v, t, 1)] for v in ("spectral_normalisation", "weight_clipping") for t in TINY.targets}
-    assert len(plot_final_samples(first, ["spectral_normalisation", "weight_clipping"], list(TINY.targets)).axes) == 4
+    first = {
+        (v, t): runs[(v, t, 1)]
+        for v in ("spectral_normalisation", "weight_clipping")
+        for t in TINY.targets
+    }
+    assert (
+        len(
+            plot_final_samples(
+                first, ["spectral_normalisation", "weight_clipping"], list(TINY.targets)
+            ).axes
+        )
+        == 4
+    )
     html = animation_html(training_animation(run))
     assert "<script" in html
     assert "http" not in html.replace("http://www.w3.org", "") and 'class="fa ' not in html

@@ -11,7 +11,10 @@ def test_generator_is_the_one_hidden_layer_formula():
     torch.manual_seed(0)
     g = Generator(noise_dim=3, output_dim=2, hidden_dim=7)
     w = torch.randn(5, 3)
-    expected = g.output.weight @ torch.relu(g.hidden.weight @ w.T + g.hidden.bias[:, None]) + g.output.bias[:, None]
+    expected = (
+        g.output.weight @ torch.relu(g.hidden.weight @ w.T + g.hidden.bias[:, None])
+        + g.output.bias[:, None]
+    )
     torch.testing.assert_close(g(w), expected.T)
     assert g(w).shape == (5, 2)
 
@@ -20,7 +23,10 @@ def test_critic_is_the_one_hidden_layer_formula_and_returns_one_value_per_sample
     torch.manual_seed(0)
     d = DualVariable(input_dim=2, hidden_dim=9)
     a = torch.randn(4, 2)
-    expected = d.output.weight @ torch.relu(d.hidden.weight @ a.T + d.hidden.bias[:, None]) + d.output.bias[:, None]
+    expected = (
+        d.output.weight @ torch.relu(d.hidden.weight @ a.T + d.hidden.bias[:, None])
+        + d.output.bias[:, None]
+    )
     torch.testing.assert_close(d(a), expected.reshape(-1))
 
 
@@ -144,7 +150,6 @@ def test_penalty_methods_leave_weights_unchanged(method):
         torch.testing.assert_close(b, p.detach())
 
 
-
 def test_spectral_normalisation_leaves_a_zero_weight_zero_and_recovers():
     torch.manual_seed(0)
     d = DualVariable(hidden_dim=20)
@@ -153,7 +158,9 @@ def test_spectral_normalisation_leaves_a_zero_weight_zero_and_recovers():
         d.hidden.weight.zero_()
     sigmas = d.spectral_normalisation()
     assert float(sigmas[0]) == 0.0
-    assert float(d.hidden.weight.detach().abs().max()) == 0.0 and torch.isfinite(d.hidden.weight).all()
+    assert (
+        float(d.hidden.weight.detach().abs().max()) == 0.0 and torch.isfinite(d.hidden.weight).all()
+    )
     torch.testing.assert_close(d.u_hidden, u_before)  # not zeroed: it can track a new weight
     with torch.no_grad():
         d.hidden.weight.copy_(torch.randn(20, 2) * 5)

@@ -26,13 +26,23 @@ MIXED = [
     BASE.replace(target="grid", lipschitz="gradient_penalty", seed=2),
     BASE.replace(target="two_gaussians", lipschitz="weight_clipping", seed=3, clip=0.05),
     BASE.replace(target="ring", lipschitz="spectral_regularisation", seed=4, sr_weight=0.5),
-    BASE.replace(target="ring", lipschitz="gradient_penalty", gp_weight=0.1, lr_decay=True, seed=5,
-                 lr=3e-3, betas=(0.5, 0.99)),
+    BASE.replace(
+        target="ring",
+        lipschitz="gradient_penalty",
+        gp_weight=0.1,
+        lr_decay=True,
+        seed=5,
+        lr=3e-3,
+        betas=(0.5, 0.99),
+    ),
 ]
 
 
 def _state(run):
-    return [t.detach() for t in (*run.generator.parameters(), *run.critic.parameters(), *run.critic.buffers())]
+    return [
+        t.detach()
+        for t in (*run.generator.parameters(), *run.critic.parameters(), *run.critic.buffers())
+    ]
 
 
 def _assert_same_run(stacked, separate, atol):
@@ -42,8 +52,9 @@ def _assert_same_run(stacked, separate, atol):
     assert hs.snapshot_iterations == hr.snapshot_iterations
     assert hs.diverged_at == hr.diverged_at
     assert len(hs.critic_objective) == len(hr.critic_objective)
-    torch.testing.assert_close(torch.tensor(hs.critic_objective), torch.tensor(hr.critic_objective),
-                               atol=atol, rtol=0)
+    torch.testing.assert_close(
+        torch.tensor(hs.critic_objective), torch.tensor(hr.critic_objective), atol=atol, rtol=0
+    )
     torch.testing.assert_close(torch.tensor(hs.w1), torch.tensor(hr.w1), atol=atol, rtol=0)
 
 
@@ -59,16 +70,25 @@ def test_stacked_objective_follows_separate_runs_in_float32():
     configs = MIXED[:2]
     for config, run in zip(configs, train_stacked(configs)):
         separate = train_wgan(config, progress=False)
-        torch.testing.assert_close(torch.tensor(run.history.critic_objective),
-                                   torch.tensor(separate.history.critic_objective), atol=1e-3, rtol=0)
+        torch.testing.assert_close(
+            torch.tensor(run.history.critic_objective),
+            torch.tensor(separate.history.critic_objective),
+            atol=1e-3,
+            rtol=0,
+        )
 
 
 def test_a_diverging_run_is_frozen_while_the_others_continue():
     """In float32 (float64 does not overflow at lr = 1e30): the diverging runs stop where the
     reference stops them, and the others train exactly as in a stack without them."""
-    healthy = [BASE.replace(target="ring", seed=1), BASE.replace(target="grid", seed=4, lipschitz="gradient_penalty")]
-    failing = [BASE.replace(target="ring", seed=2, lr=1e30, lipschitz="gradient_penalty"),
-               BASE.replace(target="ring", seed=3, lr=1e30, lipschitz="weight_clipping")]
+    healthy = [
+        BASE.replace(target="ring", seed=1),
+        BASE.replace(target="grid", seed=4, lipschitz="gradient_penalty"),
+    ]
+    failing = [
+        BASE.replace(target="ring", seed=2, lr=1e30, lipschitz="gradient_penalty"),
+        BASE.replace(target="ring", seed=3, lr=1e30, lipschitz="weight_clipping"),
+    ]
     mixed = train_stacked([healthy[0], failing[0], healthy[1], failing[1]])
     alone = train_stacked(healthy)
     assert [r.history.diverged for r in mixed] == [False, True, False, True]
@@ -94,8 +114,10 @@ def test_stacked_adam_equals_one_torch_adam_per_run():
     betas = torch.tensor([[0.0, 0.9], [0.9, 0.999], [0.5, 0.5]], dtype=torch.float64)
     flat = torch.randn(3, 7, dtype=torch.float64)
     separate = [flat[r].clone().requires_grad_(True) for r in range(3)]
-    torch_adams = [torch.optim.Adam([p], lr=float(lr[r]), betas=tuple(betas[r].tolist()))
-                   for r, p in enumerate(separate)]
+    torch_adams = [
+        torch.optim.Adam([p], lr=float(lr[r]), betas=tuple(betas[r].tolist()))
+        for r, p in enumerate(separate)
+    ]
     stacked = StackedAdam(flat, lr, betas)
     alive = torch.tensor([True, True, True])
     for step in range(6):
@@ -122,7 +144,9 @@ def test_stacked_power_iteration_keeps_a_zero_weight_zero():
     torch.testing.assert_close(u[1], u_before[1])  # kept, so it can track the weight later
     for _ in range(50):
         sigma = power_iteration(weights, u, torch.tensor([True, True]))
-    assert float(sigma[0]) == pytest.approx(float(torch.linalg.matrix_norm(weights[0], 2)), rel=1e-6)
+    assert float(sigma[0]) == pytest.approx(
+        float(torch.linalg.matrix_norm(weights[0], 2)), rel=1e-6
+    )
 
 
 def test_spectral_normalisation_of_a_zero_critic_stays_finite_in_a_stack():

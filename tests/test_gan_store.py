@@ -29,8 +29,10 @@ def _results_in_a_temporary_folder(tmp_path, monkeypatch):
 
 
 def _same_run(a, b):
-    for x, y in zip((*a.generator.state_dict().values(), *a.critic.state_dict().values()),
-                    (*b.generator.state_dict().values(), *b.critic.state_dict().values())):
+    for x, y in zip(
+        (*a.generator.state_dict().values(), *a.critic.state_dict().values()),
+        (*b.generator.state_dict().values(), *b.critic.state_dict().values()),
+    ):
         assert torch.equal(x, y)
     ha, hb = a.history, b.history
     assert ha.critic_objective == hb.critic_objective and ha.w1 == hb.w1
@@ -84,8 +86,15 @@ def test_the_key_covers_settings_and_the_code_that_computes_a_run():
     assert run_key(CONFIG)[0] != run_key(CONFIG, dtype=torch.float64)[0]
     modules = set(code_modules(*RUN_MODULES, exclude=RECORD_MODULES))
     # An edit to any of these changes the digest, hence the key: the run is trained again.
-    assert {"lib.gan.training", "lib.gan.stacked", "lib.gan.networks", "lib.gan.metrics",
-            "lib.gan.sampling", "lib.gan.targets", "lib.config"} <= modules
+    assert {
+        "lib.gan.training",
+        "lib.gan.stacked",
+        "lib.gan.networks",
+        "lib.gan.metrics",
+        "lib.gan.sampling",
+        "lib.gan.targets",
+        "lib.config",
+    } <= modules
     prov = run_key(CONFIG)[1]
     assert prov["code"] == source_digest(*RUN_MODULES, exclude=RECORD_MODULES)
     assert prov["torch"] == torch.__version__ and prov["dtype"] == "torch.float32"

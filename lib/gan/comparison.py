@@ -30,7 +30,7 @@ SUMMARY_FIELDS = ("modes_covered", "high_quality", "w1", "objective", "lipschitz
 def comparison_configs(comparison: GANComparisonConfig) -> list[GANConfig]:
     """One :class:`GANConfig` per (variant, target, seed) of the comparison."""
     configs = []
-    for variant, changes in comparison.variants:
+    for _, changes in comparison.variants:
         for target in comparison.targets:
             for seed in comparison.seeds:
                 configs.append(
@@ -49,19 +49,30 @@ def comparison_configs(comparison: GANComparisonConfig) -> list[GANConfig]:
 def ablation_configs(comparison: GANComparisonConfig) -> list[GANConfig]:
     """One run per ablation variant on the ablation target (seed 1, base settings otherwise)."""
     return [
-        GANConfig(target=comparison.ablation_target, iterations=comparison.ablation_iterations,
-                  snapshot_every=comparison.ablation_iterations, eval_samples=comparison.eval_samples,
-                  **dict(changes))
+        GANConfig(
+            target=comparison.ablation_target,
+            iterations=comparison.ablation_iterations,
+            snapshot_every=comparison.ablation_iterations,
+            eval_samples=comparison.eval_samples,
+            **dict(changes),
+        )
         for _, changes in comparison.ablation_variants
     ]
 
 
-def long_configs(comparison: GANComparisonConfig, targets: tuple[str, ...] = ("ring", "grid")) -> list[GANConfig]:
+def long_configs(
+    comparison: GANComparisonConfig, targets: tuple[str, ...] = ("ring", "grid")
+) -> list[GANConfig]:
     """The long runs of the best variant, one per target, with snapshots along the way."""
     every = max(1, comparison.long_iterations // 10)
     return [
-        GANConfig(target=t, iterations=comparison.long_iterations, snapshot_every=every,
-                  eval_samples=comparison.eval_samples, **dict(comparison.long_variant))
+        GANConfig(
+            target=t,
+            iterations=comparison.long_iterations,
+            snapshot_every=every,
+            eval_samples=comparison.eval_samples,
+            **dict(comparison.long_variant),
+        )
         for t in targets
     ]
 
@@ -82,14 +93,18 @@ def stacks(configs: list[GANConfig], workers: int) -> list[list[int]]:
     return sorted(jobs, key=len, reverse=True)  # the longest first, for the pool's balance
 
 
-def train_many(configs: list[GANConfig], workers: int = 2, progress: bool = True) -> list[TrainingRun]:
+def train_many(
+    configs: list[GANConfig], workers: int = 2, progress: bool = True
+) -> list[TrainingRun]:
     """Every configuration's run, in order: loaded when stored, else trained stacked and stored."""
     check_int("workers", workers, minimum=1)
     runs: list[TrainingRun | None] = [load_run(c) for c in configs]
     missing = [i for i, run in enumerate(runs) if run is None]
     jobs = [[missing[j] for j in stack] for stack in stacks([configs[i] for i in missing], workers)]
     bar = tqdm(total=len(missing), desc="runs", disable=not progress or not missing)
-    for job, trained in parallel_map(train_stacked, [[configs[i] for i in job] for job in jobs], workers):
+    for job, trained in parallel_map(
+        train_stacked, [[configs[i] for i in job] for job in jobs], workers
+    ):
         for index, run in zip(jobs[job], trained):
             save_run(run)
             runs[index] = run
@@ -98,16 +113,23 @@ def train_many(configs: list[GANConfig], workers: int = 2, progress: bool = True
     return runs
 
 
-def run_comparison(comparison: GANComparisonConfig, progress: bool = True) -> dict[tuple[str, str, int], TrainingRun]:
+def run_comparison(
+    comparison: GANComparisonConfig, progress: bool = True
+) -> dict[tuple[str, str, int], TrainingRun]:
     """Train every run of the comparison; keys are (variant name, target, seed)."""
-    keys = [(name, t, s) for name, _ in comparison.variants for t in comparison.targets for s in comparison.seeds]
+    keys = [
+        (name, t, s)
+        for name, _ in comparison.variants
+        for t in comparison.targets
+        for s in comparison.seeds
+    ]
     runs = train_many(comparison_configs(comparison), comparison.workers, progress)
     return dict(zip(keys, runs))
 
 
 @dataclass(frozen=True)
 class SummaryRow:
-    """Mean and std over the seeds that did not diverge of the final metrics of one (variant, target).
+    """Mean and std of the final metrics of one (variant, target), over seeds not diverged.
 
     With every seed diverged, ``mean`` and ``std`` hold NaN: there is nothing to average.
     """
@@ -117,7 +139,9 @@ class SummaryRow:
     n_modes: int
     mean: dict
     std: dict
-    diverged: int  # runs whose loss, parameters or metrics became non-finite (left out of the means)
+    diverged: (
+        int  # runs whose loss, parameters or metrics became non-finite (left out of the means)
+    )
     runs: int  # runs in the group, diverged ones included
 
 
@@ -137,8 +161,17 @@ def summarise(runs: dict[tuple[str, str, int], TrainingRun]) -> list[SummaryRow]
         values = {f: np.array([float(r.final[f]) for r in kept]) for f in SUMMARY_FIELDS}
         mean = {f: float(np.mean(v)) if len(v) else float("nan") for f, v in values.items()}
         std = {f: float(np.std(v)) if len(v) else float("nan") for f, v in values.items()}
-        rows.append(SummaryRow(variant, target, group[0].target.n_modes, mean, std, len(group) - len(kept),
-                               len(group)))
+        rows.append(
+            SummaryRow(
+                variant,
+                target,
+                group[0].target.n_modes,
+                mean,
+                std,
+                len(group) - len(kept),
+                len(group),
+            )
+        )
     return rows
 
 
@@ -153,7 +186,8 @@ def find_row(rows: list[SummaryRow], variant: str, target: str) -> SummaryRow:
 def markdown_table(rows: list[SummaryRow]) -> str:
     """The summary as a Markdown table (mean ± std over the seeds that did not diverge)."""
     lines = [
-        "| target | method | modes covered | high-quality (%) | exact $W_1$ | critic objective | measured $L$ | diverged |",
+        "| target | method | modes covered | high-quality (%) | exact $W_1$ | critic objective "
+        "| measured $L$ | diverged |",
         "|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:

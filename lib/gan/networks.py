@@ -27,7 +27,7 @@ from lib.validation import check_choice, check_int, check_number
 
 LIPSCHITZ_METHODS = (
     "spectral_normalisation",  # W <- W / sigma(W) after every critic step (Miyato et al. 2018)
-    "spectral_regularisation",  # penalty (lambda/2) sum sigma(W)^2 in the loss (Yoshida & Miyato 2017)
+    "spectral_regularisation",  # penalty (lambda/2) sum sigma(W)^2 (Yoshida & Miyato 2017)
     "weight_clipping",  # every parameter clamped to [-c, c] (Arjovsky et al. 2017)
     "gradient_penalty",  # penalty lambda E(|grad d| - 1)^2 (Gulrajani et al. 2017)
 )
@@ -168,12 +168,17 @@ class DualVariable(nn.Module):
 
     def spectral_norms(self) -> list[torch.Tensor]:
         """σ̂ of each weight with the current u (differentiable; no power-iteration step)."""
-        return [sigma_estimate(layer.weight, getattr(self, f"u_{name}")) for name, layer in self.named_layers()]
+        return [
+            sigma_estimate(layer.weight, getattr(self, f"u_{name}"))
+            for name, layer in self.named_layers()
+        ]
 
     @torch.no_grad()
     def exact_spectral_norms(self) -> list[float]:
         """Exact largest singular value of each weight (by SVD)."""
-        return [float(torch.linalg.matrix_norm(layer.weight, 2)) for _, layer in self.named_layers()]
+        return [
+            float(torch.linalg.matrix_norm(layer.weight, 2)) for _, layer in self.named_layers()
+        ]
 
     def lipschitz_bound(self) -> float:
         """∏ σ(W_l): an upper bound on the critic's Lipschitz constant (relu is 1-Lipschitz)."""

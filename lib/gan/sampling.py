@@ -36,13 +36,19 @@ def sample_mixture(
     """Samples of the mixture, shape ``(*shape, dim)``: a uniform mode, plus std × N(0, I)."""
     means = target.means.to(device=generator.device, dtype=dtype)
     modes = torch.randint(target.n_modes, shape, generator=generator, device=generator.device)
-    offsets = torch.randn((*shape, target.dim), generator=generator, device=generator.device, dtype=dtype)
+    offsets = torch.randn(
+        (*shape, target.dim), generator=generator, device=generator.device, dtype=dtype
+    )
     return means[modes] + target.std * offsets
 
 
-def sample_noise(noise_dim: int, shape: tuple[int, ...], generator: torch.Generator, dtype=torch.float32) -> torch.Tensor:
+def sample_noise(
+    noise_dim: int, shape: tuple[int, ...], generator: torch.Generator, dtype=torch.float32
+) -> torch.Tensor:
     """Standard normal noise of shape ``(*shape, noise_dim)``."""
-    return torch.randn((*shape, noise_dim), generator=generator, device=generator.device, dtype=dtype)
+    return torch.randn(
+        (*shape, noise_dim), generator=generator, device=generator.device, dtype=dtype
+    )
 
 
 @dataclass
@@ -58,8 +64,16 @@ class Draws:
 class RunSampler:
     """The training draws of one run, iteration by iteration, from its own seeded generator."""
 
-    def __init__(self, target: GaussianMixture, noise_dim: int, batch_size: int, seed: int,
-                 device: torch.device | str = "cpu", dtype: torch.dtype = torch.float32, block: int = BLOCK):
+    def __init__(
+        self,
+        target: GaussianMixture,
+        noise_dim: int,
+        batch_size: int,
+        seed: int,
+        device: torch.device | str = "cpu",
+        dtype: torch.dtype = torch.float32,
+        block: int = BLOCK,
+    ):
         self.target = target
         self.noise_dim = check_int("noise_dim", noise_dim, minimum=1)
         self.batch_size = check_int("batch_size", batch_size, minimum=1)
@@ -75,7 +89,9 @@ class RunSampler:
         start = k - k % self.block
         if start != self._start:
             if self._start is not None and start != self._start + self.block:
-                raise ValueError(f"iterations must be drawn in order, got {k} after block {self._start}")
+                raise ValueError(
+                    f"iterations must be drawn in order, got {k} after block {self._start}"
+                )
             shape, g = (self.block, self.batch_size), self.generator
             self._blocks = (
                 sample_mixture(self.target, shape, g, self.dtype),

@@ -43,12 +43,24 @@ from lib.runtime import cpu_threads
 _EPS = 1e-12  # as in lib.gan.networks: guards normalisations against a zero vector
 _ADAM_EPS = 1e-8  # torch.optim.Adam's default
 #: GANConfig fields that may differ between the runs of one stack.
-PER_RUN_FIELDS = ("target", "seed", "lipschitz", "clip", "gp_weight", "sr_weight", "lr", "lr_decay", "betas")
+PER_RUN_FIELDS = (
+    "target",
+    "seed",
+    "lipschitz",
+    "clip",
+    "gp_weight",
+    "sr_weight",
+    "lr",
+    "lr_decay",
+    "betas",
+)
 
 
 def stack_key(config: GANConfig) -> tuple:
     """Runs with equal keys can train as one stack: every field but :data:`PER_RUN_FIELDS`."""
-    return tuple((name, value) for name, value in sorted(vars(config).items()) if name not in PER_RUN_FIELDS)
+    return tuple(
+        (name, value) for name, value in sorted(vars(config).items()) if name not in PER_RUN_FIELDS
+    )
 
 
 class StackedMLP:
@@ -56,10 +68,22 @@ class StackedMLP:
 
     def __init__(self, modules: list[Generator] | list[DualVariable], dtype: torch.dtype, device):
         layers = [(m.hidden, m.output) for m in modules]
-        self.flat = torch.stack([
-            torch.cat([p.detach().reshape(-1) for layer in pair for p in (layer.weight, layer.bias)])
-            for pair in layers
-        ]).to(device=device, dtype=dtype).requires_grad_(True)
+        self.flat = (
+            torch.stack(
+                [
+                    torch.cat(
+                        [
+                            p.detach().reshape(-1)
+                            for layer in pair
+                            for p in (layer.weight, layer.bias)
+                        ]
+                    )
+                    for pair in layers
+                ]
+            )
+            .to(device=device, dtype=dtype)
+            .requires_grad_(True)
+        )
         hidden, out = layers[0]
         self.shapes = [hidden.weight.shape, hidden.bias.shape, out.weight.shape, out.bias.shape]
         self.params = self._views(self.flat)  # (W1, b1, W2, b2), differentiable views
@@ -69,7 +93,7 @@ class StackedMLP:
         views, start = [], 0
         for shape in self.shapes:
             size = shape.numel()
-            views.append(flat[:, start:start + size].view(flat.shape[0], *shape))
+            views.append(flat[:, start : start + size].view(flat.shape[0], *shape))
             start += size
         return views
 
@@ -87,7 +111,9 @@ class StackedMLP:
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         """The R networks on their own inputs, x of shape (R, B, in): shape (R, B, out)."""
         _, _, w2, b2 = self.params
-        return torch.baddbmm(b2.unsqueeze(1), torch.relu(self.pre_activation(x)), w2.transpose(1, 2))
+        return torch.baddbmm(
+            b2.unsqueeze(1), torch.relu(self.pre_activation(x)), w2.transpose(1, 2)
+        )
 
     def input_gradient(self, x: torch.Tensor) -> torch.Tensor:
         """∇ₓ of a one-output network at x (R, B, in), differentiable in W1 and W2."""
@@ -99,7 +125,9 @@ class StackedMLP:
     def copy_into(self, modules: list[Generator] | list[DualVariable]) -> None:
         """Write run r's parameters into ``modules[r]`` (for snapshots and the final networks)."""
         for r, m in enumerate(modules):
-            for p, stacked in zip((m.hidden.weight, m.hidden.bias, m.output.weight, m.output.bias), self.data):
+            for p, stacked in zip(
+                (m.hidden.weight, m.hidden.bias, m.output.weight, m.output.bias), self.data
+            ):
                 p.copy_(stacked[r])
 
 
@@ -116,7 +144,9 @@ class StackedAdam:
         self.t = 0
 
     @torch.no_grad()
-    def step(self, grad: torch.Tensor, alive: torch.Tensor, lr_scale: torch.Tensor | None = None) -> None:
+    def step(
+        self, grad: torch.Tensor, alive: torch.Tensor, lr_scale: torch.Tensor | None = None
+    ) -> None:
         self.t += 1
         self.m.lerp_(grad, 1 - self.beta1)
         self.v.mul_(self.beta2).add_((1 - self.beta2) * grad * grad)
@@ -148,27 +178,58 @@ def _per_run(values, dtype, device) -> torch.Tensor:
 class StackedWGAN:
     """R WGAN runs of equal shapes as one stacked generator and critic, with their optimizers."""
 
-    def __init__(self, configs: list[GANConfig], generators: list[Generator], critics: list[DualVariable],
-                 dtype: torch.dtype = torch.float32, device: torch.device | str = "cpu"):
+    def __init__(
+        self,
+        configs: list[GANConfig],
+        generators: list[Generator],
+        critics: list[DualVariable],
+        dtype: torch.dtype = torch.float32,
+        device: torch.device | str = "cpu",
+    ):
         if len({stack_key(c) for c in configs}) != 1:
             raise ValueError("configs must share every field but " + ", ".join(PER_RUN_FIELDS))
         self.configs = configs
         self.generator = StackedMLP(generators, dtype, device)
         self.critic = StackedMLP(critics, dtype, device)
-        self.u = [torch.stack([getattr(c, f"u_{name}") for c in critics]).to(device=device, dtype=dtype)
-                  for name in ("hidden", "output")]
+        self.u = [
+            torch.stack([getattr(c, f"u_{name}") for c in critics]).to(device=device, dtype=dtype)
+            for name in ("hidden", "output")
+        ]
         method = [c.lipschitz for c in configs]
-        self.normalise = _per_run([m == "spectral_normalisation" for m in method], torch.bool, device)
-        self.regularise = _per_run([m == "spectral_regularisation" for m in method], torch.bool, device)
+        self.normalise = _per_run(
+            [m == "spectral_normalisation" for m in method], torch.bool, device
+        )
+        self.regularise = _per_run(
+            [m == "spectral_regularisation" for m in method], torch.bool, device
+        )
         self.power_steps = self.normalise | self.regularise
-        self.gp_weight = _per_run([c.gp_weight if m == "gradient_penalty" else 0.0
-                                   for c, m in zip(configs, method)], dtype, device)
-        self.sr_weight = _per_run([c.sr_weight if m == "spectral_regularisation" else 0.0
-                                   for c, m in zip(configs, method)], dtype, device)
-        self.clip = _per_run([[c.clip if m == "weight_clipping" else float("inf")]
-                              for c, m in zip(configs, method)], dtype, device)
-        self.uses = {m: m in method for m in ("spectral_normalisation", "spectral_regularisation",
-                                               "weight_clipping", "gradient_penalty")}
+        self.gp_weight = _per_run(
+            [c.gp_weight if m == "gradient_penalty" else 0.0 for c, m in zip(configs, method)],
+            dtype,
+            device,
+        )
+        self.sr_weight = _per_run(
+            [
+                c.sr_weight if m == "spectral_regularisation" else 0.0
+                for c, m in zip(configs, method)
+            ],
+            dtype,
+            device,
+        )
+        self.clip = _per_run(
+            [[c.clip if m == "weight_clipping" else float("inf")] for c, m in zip(configs, method)],
+            dtype,
+            device,
+        )
+        self.uses = {
+            m: m in method
+            for m in (
+                "spectral_normalisation",
+                "spectral_regularisation",
+                "weight_clipping",
+                "gradient_penalty",
+            )
+        }
         lr = _per_run([c.lr for c in configs], dtype, device)
         betas = _per_run([list(c.betas) for c in configs], dtype, device)
         self.opt_g = StackedAdam(self.generator.flat, lr, betas)
@@ -182,7 +243,9 @@ class StackedWGAN:
             return None
         return 1 - self.decay * min(1.0, k / self.configs[0].iterations)
 
-    def critic_step(self, real: torch.Tensor, fake: torch.Tensor, mix: torch.Tensor, k: int = 0) -> torch.Tensor:
+    def critic_step(
+        self, real: torch.Tensor, fake: torch.Tensor, mix: torch.Tensor, k: int = 0
+    ) -> torch.Tensor:
         """One critic step of every live run (eq. 3 and its projection); returns F̂ per run, (R,)."""
         batch = real.shape[1]
         values = self.critic(torch.cat([real, fake], dim=1)).squeeze(2)
@@ -205,7 +268,9 @@ class StackedWGAN:
         sigmas = []
         for w, u in zip((self.critic.params[0], self.critic.params[2]), self.u):
             with torch.no_grad():
-                v = F.normalize(torch.bmm(w.transpose(1, 2), u.unsqueeze(2)).squeeze(2), dim=1, eps=_EPS)
+                v = F.normalize(
+                    torch.bmm(w.transpose(1, 2), u.unsqueeze(2)).squeeze(2), dim=1, eps=_EPS
+                )
             sigmas.append((u * torch.bmm(w, v.unsqueeze(2)).squeeze(2)).sum(dim=1))
         return sigmas
 
@@ -243,9 +308,10 @@ def _stacked_draws(samplers: list[RunSampler], k: int) -> list[torch.Tensor]:
     return [torch.stack(parts, dim=1) for parts in zip(*(s.blocks(k) for s in samplers))]
 
 
-def train_stacked(configs: list[GANConfig], dtype: torch.dtype = torch.float32,
-                  device: torch.device | str = "cpu") -> list[TrainingRun]:
-    """Train runs of one :func:`stack_key` as one stack; the same runs as :func:`train_wgan` gives."""
+def train_stacked(
+    configs: list[GANConfig], dtype: torch.dtype = torch.float32, device: torch.device | str = "cpu"
+) -> list[TrainingRun]:
+    """Train runs of one :func:`stack_key` as one stack: the runs :func:`train_wgan` gives."""
     if not configs:
         return []
     first = configs[0]
@@ -254,8 +320,10 @@ def train_stacked(configs: list[GANConfig], dtype: torch.dtype = torch.float32,
         networks = [build_networks(c, dtype) for c in configs]
         generators, critics = [g for g, _ in networks], [d for _, d in networks]
         stack = StackedWGAN(configs, generators, critics, dtype, device)
-        samplers = [RunSampler(t, first.noise_dim, first.batch_size, c.seed, device, dtype)
-                    for t, c in zip(targets, configs)]
+        samplers = [
+            RunSampler(t, first.noise_dim, first.batch_size, c.seed, device, dtype)
+            for t, c in zip(targets, configs)
+        ]
         eval_draws = [evaluation_generator(c.seed) for c in configs]
         boxes = [plot_box(t) for t in targets]
         histories = [History(stacked_with=len(configs)) for _ in configs]
@@ -274,7 +342,15 @@ def train_stacked(configs: list[GANConfig], dtype: torch.dtype = torch.float32,
                 at = k if alive[r] else died[r]
                 taken = histories[r].snapshot_iterations  # a run that died at a snapshot has it
                 ok = (taken and taken[-1] == at) or record_snapshot(
-                    histories[r], at, generators[r], critics[r], targets[r], boxes[r], c.eval_samples, eval_draws[r])
+                    histories[r],
+                    at,
+                    generators[r],
+                    critics[r],
+                    targets[r],
+                    boxes[r],
+                    c.eval_samples,
+                    eval_draws[r],
+                )
                 if not alive[r] or not ok:
                     histories[r].diverged_at = at
                     finished[r] = True
@@ -305,5 +381,7 @@ def train_stacked(configs: list[GANConfig], dtype: torch.dtype = torch.float32,
             done = history.diverged_at if history.diverged_at is not None else steps
             history.critic_objective = trace[:done, r].tolist()
             history.seconds = seconds
-    return [TrainingRun(c, t, g, d, h, b)
-            for c, t, g, d, h, b in zip(configs, targets, generators, critics, histories, boxes)]
+    return [
+        TrainingRun(c, t, g, d, h, b)
+        for c, t, g, d, h, b in zip(configs, targets, generators, critics, histories, boxes)
+    ]

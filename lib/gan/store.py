@@ -45,7 +45,14 @@ RUN_MODULES = ("lib.gan.stacked", "lib.gan.training")
 RECORD_MODULES = ("lib.gan.store", "lib.store", "lib.gan.comparison")
 #: Settings that change how fast a run trains, not what it computes.
 SPEED_SETTINGS = ("num_threads",)
-SNAPSHOT_LISTS = ("snapshot_iterations", "objective", "w1", "lipschitz", "modes_covered", "high_quality")
+SNAPSHOT_LISTS = (
+    "snapshot_iterations",
+    "objective",
+    "w1",
+    "lipschitz",
+    "modes_covered",
+    "high_quality",
+)
 FILE = "run.pt"
 
 
@@ -60,7 +67,9 @@ def run_settings(config: GANConfig) -> dict:
 
 def run_key(config: GANConfig, dtype: torch.dtype = torch.float32) -> tuple[str, dict]:
     """The provenance key of ``config``'s run on the CPU in ``dtype``, and the provenance."""
-    prov = provenance(run_settings(config), RUN_MODULES, device="cpu", dtype=dtype, exclude=RECORD_MODULES)
+    prov = provenance(
+        run_settings(config), RUN_MODULES, device="cpu", dtype=dtype, exclude=RECORD_MODULES
+    )
     prov = json.loads(json.dumps(prov))  # plain str and lists: what weights_only loading accepts
     return provenance_key(prov), prov
 
@@ -97,7 +106,13 @@ def save_run(run: TrainingRun, root: str | Path | None = None) -> Path:
 
 def _problem(record, config: GANConfig, key: str) -> str | None:
     """What is wrong with a loaded record, or None."""
-    if not isinstance(record, dict) or not {"key", "config", "generator", "critic", "history"} <= set(record):
+    if not isinstance(record, dict) or not {
+        "key",
+        "config",
+        "generator",
+        "critic",
+        "history",
+    } <= set(record):
         return "not a stored run"
     if record["key"] != key:
         return f"key {record['key']!r} is not the file's {key!r}"
@@ -112,7 +127,11 @@ def _problem(record, config: GANConfig, key: str) -> str | None:
     samples, values = h.get("samples"), h.get("critic_values")
     if not isinstance(samples, torch.Tensor) or tuple(samples.shape) != (n, config.eval_samples, 2):
         return "samples have the wrong shape"
-    if not isinstance(values, torch.Tensor) or tuple(values.shape) != (n, PLANE_RESOLUTION, PLANE_RESOLUTION):
+    if not isinstance(values, torch.Tensor) or tuple(values.shape) != (
+        n,
+        PLANE_RESOLUTION,
+        PLANE_RESOLUTION,
+    ):
         return "critic values have the wrong shape"
     diverged_at = h.get("diverged_at")
     steps = config.iterations if diverged_at is None else diverged_at
@@ -120,7 +139,9 @@ def _problem(record, config: GANConfig, key: str) -> str | None:
         return "critic objective has the wrong length"
     if h["snapshot_iterations"][-1] != steps:
         return "last snapshot is not at the run's end"
-    if diverged_at is None and not all(math.isfinite(h[name][-1]) for name in ("objective", "w1", "lipschitz")):
+    if diverged_at is None and not all(
+        math.isfinite(h[name][-1]) for name in ("objective", "w1", "lipschitz")
+    ):
         return "non-finite metrics in a run that did not diverge"
     return None
 
@@ -143,8 +164,16 @@ def load_run(config: GANConfig, root: str | Path | None = None) -> TrainingRun |
             h["samples"] = list(h["samples"].numpy())
             h["critic_values"] = list(h["critic_values"].numpy())
             history = History(**h)
-    except (OSError, EOFError, RuntimeError, ValueError, TypeError, KeyError, AttributeError,
-            pickle.UnpicklingError) as error:  # unreadable bytes, a truncated file, state that does not fit
+    except (
+        OSError,
+        EOFError,
+        RuntimeError,
+        ValueError,
+        TypeError,
+        KeyError,
+        AttributeError,
+        pickle.UnpicklingError,
+    ) as error:  # unreadable bytes, a truncated file, state that does not fit
         first_line = (str(error).strip().splitlines() or [""])[0]
         problem = f"unreadable ({type(error).__name__}: {first_line})"
     if problem is not None:
