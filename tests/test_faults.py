@@ -98,6 +98,10 @@ def _corruptions(folder: Path) -> dict:
         "a missing field": lambda p: p.write_text(json.dumps(
             {k: v for k, v in json.loads(p.read_text()).items() if k != "seed"})),
         "a JSON list": lambda p: p.write_text("[1, 2]"),
+        "a 400-digit learning rate": lambda p: p.write_text(
+            p.read_text().replace('"lr": 0.1', '"lr": 1' + "0" * 400)),
+        "a 400-digit loss": lambda p: p.write_text(p.read_text().replace(
+            json.dumps(json.loads(p.read_text())["train_loss"][0]), "1" + "0" * 400, 1)),
         "a folder": lambda p: (p.unlink(), p.mkdir()),
     }
 

@@ -143,11 +143,14 @@ def load_run(path: str | Path, config: OptimizerGridConfig) -> RunResult | None:
     record = read_json(path)
     if record is None:
         return None
-    problem = record_problem(record, path, config)
+    try:
+        problem = record_problem(record, path, config)
+        result = RunResult.from_json(record) if problem is None else None
+    except (OverflowError, TypeError, ValueError) as error:  # e.g. an integer of 400 digits
+        problem, result = f"malformed ({error})", None
     if problem is not None:
         logger.warning("%s: ignored, %s; the run will be trained again", path, problem)
-        return None
-    return RunResult.from_json(record)
+    return result
 
 
 def _is_int(value) -> bool:
