@@ -1,12 +1,20 @@
 """The project's own rules: profiles, paths, packaging and how notebooks are stored."""
 
+import copy
 import json
 import re
-import tomllib
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 import yaml
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # Python 3.10: the same parser, as a package
+    import tomli as tomllib
 
 from lib import config
 from tools import buildcheck
@@ -23,7 +31,7 @@ def _names(requirements):
 def test_environment_yml_names_the_same_packages_as_pyproject():
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     pip_side = _names(project["dependencies"])
-    for extra in ("book", "test"):
+    for extra in ("book", "test", "dev"):
         pip_side |= _names(project["optional-dependencies"][extra])
     env = yaml.safe_load((ROOT / "environment.yml").read_text())
     conda = [d for d in env["dependencies"] if isinstance(d, str)]
@@ -35,14 +43,44 @@ def test_environment_yml_names_the_same_packages_as_pyproject():
         f"only in pyproject.toml: {sorted(pip_side - conda_side)}")
 
 
-def test_notebooks_are_stored_without_outputs():
+def _tool(name: str) -> str:
+    """A command-line tool of this environment (the project's test extra installs them)."""
+    path = shutil.which(name, path=str(Path(sys.executable).parent)) or shutil.which(name)
+    assert path, f"{name} is not installed: pip install -e \".[book,test]\""
+    return path
+
+
+def test_notebooks_are_stored_without_outputs(tmp_path):
+    """nbstripout's own check (as in pre-commit and CI), shown to fail on a notebook with output."""
     notebooks = sorted((ROOT / "book").glob("*.ipynb"))
     assert notebooks, "the book has no notebooks"
-    for path in notebooks:
-        cells = json.loads(path.read_text())["cells"]
-        dirty = [i for i, c in enumerate(cells)
-                 if c["cell_type"] == "code" and (c.get("outputs") or c.get("execution_count"))]
-        assert not dirty, f"{path.name}: cells {dirty} are stored with outputs"
+    check = [_tool("nbstripout"), "--keep-id", "--verify"]
+    result = subprocess.run(check + [str(p) for p in notebooks], capture_output=True, text=True)
+    assert result.returncode == 0, f"notebooks stored with outputs: {result.stdout}"
+
+    dirty = tmp_path / "dirty.ipynb"
+    nb = json.loads(notebooks[0].read_text())
+    code = next(c for c in nb["cells"] if c["cell_type"] == "code")
+    code["execution_count"] = 1
+    code["outputs"] = [{"output_type": "stream", "name": "stdout", "text": ["1\n"]}]
+    dirty.write_text(json.dumps(nb))
+    assert subprocess.run(check + [str(dirty)], capture_output=True).returncode != 0
+
+
+def test_lint_runs_the_pre_commit_hooks_in_check_mode():
+    """`make lint` (run by CI) and the pre-commit hooks use the same tools."""
+    hooks = yaml.safe_load((ROOT / ".pre-commit-config.yaml").read_text())["repos"]
+    entries = {h["id"]: h["entry"] for repo in hooks for h in repo["hooks"]}
+    assert all(repo["repo"] == "local" for repo in hooks), "hooks must use the project's tools"
+    makefile = (ROOT / "Makefile").read_text()
+    lint = makefile[makefile.index("\nlint:"):].split("\n\n")[0]
+    assert "ruff check ." in lint and entries["ruff-check"].startswith("ruff check")
+    assert "ruff format --check ." in lint and entries["ruff-format"].startswith("ruff format")
+    assert "nbstripout --keep-id --verify" in lint
+    assert entries["nbstripout"] == "nbstripout --keep-id"
+    assert re.search(r"^make lint$", (ROOT / ".ci" / "run").read_text(), re.M)
+    ruff = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["ruff"]
+    assert ruff["line-length"] == 100 and "*.ipynb" in ruff["extend-include"]
 
 
 def test_every_notebook_is_in_the_table_of_contents():
@@ -88,13 +126,90 @@ def test_data_and_results_roots_follow_the_environment(monkeypatch, tmp_path):
     assert config.data_root() == ROOT / "data"
 
 
-def test_buildcheck_finds_missing_outputs_and_failed_notebooks(tmp_path):
-    assert buildcheck.check("html", tmp_path) == [f"missing {tmp_path / 'html' / 'index.html'}"]
-    (tmp_path / "html" / "reports").mkdir(parents=True)
+def test_buildcheck_requires_the_pdf_and_places_it_beside_the_pages(tmp_path, capsys):
+    assert buildcheck.main(["pdf"], tmp_path) == 1
+    assert "expected one PDF" in capsys.readouterr().err
+    (tmp_path / "latex").mkdir()
+    (tmp_path / "latex" / "report.pdf").write_bytes(b"")  # an empty file is no PDF
+    assert buildcheck.main(["pdf"], tmp_path) == 1
+    (tmp_path / "latex" / "report.pdf").write_bytes(b"%PDF-1.5 report")
+    assert buildcheck.main(["html"], tmp_path) == 0  # no HTML build: nothing to link
+    assert not (tmp_path / "html").exists()
+    (tmp_path / "html").mkdir()
     (tmp_path / "html" / "index.html").write_text("<html></html>")
-    assert buildcheck.check("html", tmp_path) == []
-    (tmp_path / "html" / "reports" / "gan.err.log").write_text("Traceback")
-    assert len(buildcheck.check("html", tmp_path)) == 1
-    assert buildcheck.check("pdf", tmp_path) == [f"no PDF in {tmp_path / 'latex'}"]
-    with pytest.raises(ValueError, match="kind"):
-        buildcheck.check("epub", tmp_path)
+    assert buildcheck.main(["pdf"], tmp_path) == 0
+    assert (tmp_path / "html" / "report.pdf").read_bytes() == b"%PDF-1.5 report"
+    assert buildcheck.main(["epub"], tmp_path) == 2
+
+
+def test_the_pages_link_the_pdf_that_the_build_check_places():
+    footer = yaml.safe_load((ROOT / "book" / "_config.yml").read_text())["html"]["extra_footer"]
+    assert f'href="{buildcheck.PDF_IN_HTML}"' in footer
+
+
+WORKFLOW = ROOT / ".github" / "workflows" / "book.yml"
+
+
+def _schema_check(path: Path) -> subprocess.CompletedProcess:
+    """check-jsonschema against the GitHub workflow schema it ships (no network needed)."""
+    return subprocess.run([_tool("check-jsonschema"), "--builtin-schema",
+                           "vendor.github-workflows", str(path)], capture_output=True, text=True)
+
+
+def test_workflow_is_valid_and_publishes_the_book(tmp_path):
+    result = _schema_check(WORKFLOW)
+    assert result.returncode == 0, result.stdout + result.stderr
+    workflow = yaml.safe_load(WORKFLOW.read_text())
+    broken = copy.deepcopy(workflow)
+    del broken["jobs"]["check"]["runs-on"]
+    (tmp_path / "broken.yml").write_text(yaml.safe_dump(broken))
+    assert _schema_check(tmp_path / "broken.yml").returncode != 0, "the schema check cannot fail"
+
+    triggers = workflow[True]  # YAML 1.1 reads the key `on` as true
+    assert "push" in triggers and "pull_request" in triggers
+    jobs = workflow["jobs"]
+
+    def steps(job):
+        return jobs[job]["steps"]
+
+    def uses(job):
+        return [s.get("uses", "").split("@")[0] for s in steps(job)]
+
+    assert any(s.get("run") == "bash .ci/run" for s in steps("check"))
+    assert jobs["build"]["needs"] == "check" and jobs["deploy"]["needs"] == "build"
+    assert "refs/heads/main" in jobs["build"]["if"]
+    assert any(s.get("run") == "make book" for s in steps("build"))
+    upload = next(s for s in steps("build")
+                  if s.get("uses", "").startswith("actions/upload-pages-artifact@"))
+    assert upload["with"]["path"] == "book/_build/html"
+    assert uses("deploy") == ["actions/deploy-pages"]
+    assert jobs["deploy"]["permissions"] == {"pages": "write", "id-token": "write"}
+    assert jobs["deploy"]["environment"]["name"] == "github-pages"
+    assert workflow["permissions"] == {"contents": "read"}
+    assert workflow["concurrency"]["cancel-in-progress"] is False
+
+
+def _offline_mathjax():
+    """book/_ext/offline_mathjax.py, loaded as Sphinx loads it (the folder is no package)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "offline_mathjax", ROOT / "book" / "_ext" / "offline_mathjax.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_html_build_refuses_to_run_without_the_offline_mathjax(monkeypatch):
+    from sphinx.errors import ExtensionError
+
+    extension = _offline_mathjax()
+    static = extension.mathjax_static_dir()
+    script = (static / extension.SCRIPT).read_text()
+    assert len(script) > 100_000 and "MathJax" in script, "the package's MathJax is incomplete"
+    monkeypatch.setattr(extension.importlib.util, "find_spec", lambda name: None)
+    with pytest.raises(ExtensionError, match="offline MathJax not found"):
+        extension.mathjax_static_dir()
+    config = yaml.safe_load((ROOT / "book" / "_config.yml").read_text())
+    assert config["sphinx"]["local_extensions"]["offline_mathjax"] == "_ext"
+    assert "mathjax_path" not in config["sphinx"]["config"], "would bypass the offline copy"
