@@ -50,6 +50,8 @@ def test_singular_vectors_are_buffers_not_parameters():
         (DualVariable, {"hidden_dim": 0}, "hidden_dim must be a positive integer"),
         (DualVariable, {"c": 0.0}, "c must be a positive number"),
         (DualVariable, {"c": -1e-2}, "c must be a positive number"),
+        (DualVariable, {"c": float("inf")}, "c must be a positive number"),  # clips nothing
+        (DualVariable, {"c": float("nan")}, "c must be a positive number"),
         (DualVariable, {"lipschitz": "magic"}, "lipschitz must be one of"),
     ],
 )

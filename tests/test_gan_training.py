@@ -7,14 +7,18 @@ import torch
 
 from lib.config import GANConfig
 from lib.gan.networks import DualVariable, Generator
-from lib.gan.sampling import RunSampler
+from lib.gan.sampling import RunSampler, evaluation_generator
 from lib.gan.targets import make_target
 from lib.gan.training import (
+    History,
+    build_networks,
     critic_step,
     generator_step,
     gradient_penalty,
     lipschitz_penalty,
     objective,
+    plot_box,
+    record_snapshot,
     spectral_regularisation,
     train_wgan,
 )
@@ -89,6 +93,7 @@ BAD_CONFIGS = [
     ({"lipschitz": "spectral"}, "lipschitz must be one of"),
     ({"target": "moons"}, "target must be one of"),
     ({"seed": -1}, "seed must be a non-negative integer"),
+    ({"clip": float("inf")}, "clip must be a positive number"),
 ]
 
 
@@ -205,3 +210,16 @@ def test_non_finite_loss_is_recorded_as_divergence_not_raised():
     assert run.history.diverged and run.history.diverged_at < 50
     assert run.history.snapshot_iterations[-1] == run.history.diverged_at
     assert run.final["diverged"]
+
+
+def test_a_non_finite_parameter_fails_the_snapshot():
+    config = GANConfig(target="ring", eval_samples=100)
+    generator, critic = build_networks(config)
+    target = make_target("ring")
+    history = History()
+    draws = evaluation_generator(config.seed)
+    assert record_snapshot(history, 0, generator, critic, target, plot_box(target), 100, draws)
+    with torch.no_grad():
+        critic.output.bias.fill_(float("inf"))  # samples stay finite, the critic does not
+    assert not record_snapshot(history, 5, generator, critic, target, plot_box(target), 100, draws)
+    assert history.snapshot_iterations == [0, 5]

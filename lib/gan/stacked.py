@@ -63,29 +63,18 @@ def stack_key(config: GANConfig) -> tuple:
     )
 
 
+def _layer_tensors(module: Generator | DualVariable) -> tuple[torch.Tensor, ...]:
+    """W1, b1, W2, b2 of a one-hidden-layer network."""
+    return (module.hidden.weight, module.hidden.bias, module.output.weight, module.output.bias)
+
+
 class StackedMLP:
     """R networks ``x ↦ W2 relu(W1 x + b1) + b2``, parameters in one ``(R, P)`` leaf tensor."""
 
     def __init__(self, modules: list[Generator] | list[DualVariable], dtype: torch.dtype, device):
-        layers = [(m.hidden, m.output) for m in modules]
-        self.flat = (
-            torch.stack(
-                [
-                    torch.cat(
-                        [
-                            p.detach().reshape(-1)
-                            for layer in pair
-                            for p in (layer.weight, layer.bias)
-                        ]
-                    )
-                    for pair in layers
-                ]
-            )
-            .to(device=device, dtype=dtype)
-            .requires_grad_(True)
-        )
-        hidden, out = layers[0]
-        self.shapes = [hidden.weight.shape, hidden.bias.shape, out.weight.shape, out.bias.shape]
+        rows = [torch.cat([p.detach().reshape(-1) for p in _layer_tensors(m)]) for m in modules]
+        self.flat = torch.stack(rows).to(device=device, dtype=dtype).requires_grad_(True)
+        self.shapes = [p.shape for p in _layer_tensors(modules[0])]
         self.params = self._views(self.flat)  # (W1, b1, W2, b2), differentiable views
         self.data = self._views(self.flat.detach())  # the same memory, for in-place projections
 
@@ -125,9 +114,7 @@ class StackedMLP:
     def copy_into(self, modules: list[Generator] | list[DualVariable]) -> None:
         """Write run r's parameters into ``modules[r]`` (for snapshots and the final networks)."""
         for r, m in enumerate(modules):
-            for p, stacked in zip(
-                (m.hidden.weight, m.hidden.bias, m.output.weight, m.output.bias), self.data
-            ):
+            for p, stacked in zip(_layer_tensors(m), self.data):
                 p.copy_(stacked[r])
 
 
@@ -135,11 +122,16 @@ class StackedAdam:
     """Adam over ``(R, P)`` tensors with a learning rate and betas per run (torch's update rule).
 
     Elementwise, so it is R separate ``torch.optim.Adam``; runs with ``alive`` False are not moved.
+    Betas shared by every run (the usual case) are kept as Python floats, which saves the
+    per-run bias-correction arithmetic at every step.
     """
 
     def __init__(self, flat: torch.Tensor, lr: torch.Tensor, betas: torch.Tensor):
         self.flat, self.lr = flat, lr[:, None]
-        self.beta1, self.beta2 = betas[:, :1], betas[:, 1:]
+        if bool((betas == betas[0]).all()):
+            self.beta1, self.beta2 = (float(b) for b in betas[0])
+        else:
+            self.beta1, self.beta2 = betas[:, :1], betas[:, 1:]
         self.m, self.v = torch.zeros_like(flat.detach()), torch.zeros_like(flat.detach())
         self.t = 0
 
@@ -148,11 +140,15 @@ class StackedAdam:
         self, grad: torch.Tensor, alive: torch.Tensor, lr_scale: torch.Tensor | None = None
     ) -> None:
         self.t += 1
-        self.m.lerp_(grad, 1 - self.beta1)
-        self.v.mul_(self.beta2).add_((1 - self.beta2) * grad * grad)
+        beta1, beta2 = self.beta1, self.beta2
+        self.m.lerp_(grad, 1 - beta1)
+        if isinstance(beta2, float):
+            self.v.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
+        else:
+            self.v.mul_(beta2).add_((1 - beta2) * grad * grad)
         lr = self.lr if lr_scale is None else self.lr * lr_scale
-        step_size = lr / (1 - self.beta1**self.t)
-        denom = (self.v.sqrt() / (1 - self.beta2**self.t).sqrt()).add_(_ADAM_EPS)
+        step_size = lr / (1 - beta1**self.t)
+        denom = (self.v.sqrt() / (1 - beta2**self.t) ** 0.5).add_(_ADAM_EPS)
         update = self.m / denom * step_size
         self.flat.sub_(torch.where(alive[:, None], update, torch.zeros((), dtype=update.dtype)))
 
