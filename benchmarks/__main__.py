@@ -11,10 +11,18 @@ from __future__ import annotations
 import argparse
 import sys
 
-from benchmarks.results import (HEADERS, SECTIONS, default_path, format_table, load_results,
-                                merge_results, save_results, summary_rows)
-from benchmarks.suite import run_benchmarks
-from benchmarks.wall_times import recorded, timed
+from benchmarks.measurements import SECTIONS, run_benchmarks
+from benchmarks.results import (
+    HEADERS,
+    default_path,
+    format_table,
+    load_results,
+    merge_results,
+    recorded,
+    save_results,
+    summary_rows,
+    timed,
+)
 from lib.config import PROFILES
 
 
@@ -26,7 +34,8 @@ def _positive_int(text: str) -> int:
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m benchmarks",
+                                     description=__doc__.split("\n")[0])
     parser.add_argument("--profile", choices=PROFILES, default=None,
                         help="sizes to use (default: $BOOK_PROFILE, else full)")
     parser.add_argument("--only", action="append", choices=SECTIONS, metavar="SECTION",

@@ -12,16 +12,38 @@ from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 from benchmarks.__main__ import main
-from benchmarks.figures import epoch_figures, gan_figures, optimizer_figures
-from benchmarks.flops import Matmul, epoch_batches, epoch_flops, training_flops, training_matmuls
 from benchmarks.gan_iterations import rate_from_two_lengths, snapshots_in_run
-from benchmarks.optimizer_step import torch_counterpart
-from benchmarks.results import (format_seconds, format_table, markdown_table, merge_results,
-                                summary_rows)
-from benchmarks.timing import fastest, interleaved, square_matmuls
-from benchmarks.wall_times import homework_grid, parse_assignment, recorded
+from benchmarks.measurements import (
+    HOMEWORK_OPTIMIZERS,
+    grid_flops,
+    homework_grid_config,
+    step_contenders,
+    torch_counterpart,
+)
+from benchmarks.results import (
+    epoch_figures,
+    format_seconds,
+    format_table,
+    gan_figures,
+    grid_figures,
+    merge_results,
+    optimizer_figures,
+    parse_assignment,
+    recorded,
+    summary_rows,
+)
+from benchmarks.timing import (
+    Matmul,
+    epoch_batches,
+    epoch_flops,
+    evaluation_flops,
+    fastest,
+    interleaved,
+    square_matmuls,
+    training_flops,
+    training_matmuls,
+)
 from lib.config import OptimizerGridConfig
-from lib.mnist.store import RunResult, results_dir, run_path, run_settings, save_run
 from lib.mnist.training import make_mlp, make_optimizer
 from lib.optim.optimizers import OPTIMIZER_CLASSES
 
@@ -33,6 +55,7 @@ def test_training_flops_of_the_mnist_mlp_by_hand():
     forward = 2 * b * (784 * 256 + 256 * 256 + 256 * 10)
     expected = 2 * forward + 2 * b * (256 * 256 + 256 * 10)
     assert training_flops(make_mlp(256), b) == expected == 121_139_200
+    assert evaluation_flops(make_mlp(256), b) == forward
 
 
 def test_training_matmuls_order_shapes_and_layouts():
@@ -45,12 +68,15 @@ def test_training_matmuls_order_shapes_and_layouts():
     assert Matmul(2, 3, 4).flops == 48
 
 
-def test_training_matmuls_agree_with_autograd_flop_counter():
+def test_flop_counts_agree_with_torchs_flop_counter():
     model = make_mlp(32)
     x, y = torch.rand(7, 784), torch.randint(0, 10, (7,))
     with FlopCounterMode(display=False) as counter:
         nn.functional.cross_entropy(model(x), y).backward()
     assert counter.get_total_flops() == training_flops(model, 7)
+    with FlopCounterMode(display=False) as counter, torch.inference_mode():
+        model(x)
+    assert counter.get_total_flops() == evaluation_flops(model, 7)
 
 
 @pytest.mark.parametrize("n, batch, sizes", [(250, 100, [100, 100, 50]), (200, 100, [100, 100]),
@@ -61,11 +87,23 @@ def test_epoch_batches_and_flops(n, batch, sizes):
     assert epoch_flops(model, n, batch) == training_flops(model, 1) * n  # linear in the batch
 
 
+def test_homework_grid_and_its_flops():
+    grid = OptimizerGridConfig(learning_rates=(0.5, 1e-2), seeds=(0, 1, 2), epochs=15,
+                               hidden_dim=8)
+    timed = homework_grid_config(grid)
+    assert timed.optimizers == HOMEWORK_OPTIMIZERS == ("SGD", "MomentumSGD", "RMSProp", "AMSGrad")
+    assert timed.epochs < grid.epochs and timed.learning_rates == grid.learning_rates
+    model = make_mlp(8)
+    per_epoch = training_flops(model, 1) * 300 + evaluation_flops(model, 50)
+    assert grid_flops(timed, 300, 50) == 4 * 2 * 3 * timed.epochs * per_epoch
+
+
 @pytest.mark.parametrize("call, message", [
     (lambda: training_matmuls(nn.ReLU(), 10), "model must contain nn.Linear"),
     (lambda: training_matmuls(make_mlp(8), 0), "batch_size must be a positive integer"),
     (lambda: epoch_batches(0, 10), "n_examples must be a positive integer"),
     (lambda: epoch_batches(10, True), "batch_size must be a positive integer"),
+    (lambda: evaluation_flops(make_mlp(8), 0), "n_examples must be a positive integer"),
     (lambda: rate_from_two_lengths(10, 1.0, 10, 2.0), "n1 and n2"),
     (lambda: rate_from_two_lengths(10, 2.0, 20, 1.0), "t1 and t2"),
     (lambda: snapshots_in_run(0, 10), "iterations and snapshot_every"),
@@ -75,7 +113,6 @@ def test_epoch_batches_and_flops(n, batch, sizes):
     (lambda: square_matmuls(8, 0, torch.device("cpu")), "count must be a positive integer"),
     (lambda: format_seconds(-1.0), "seconds must be a finite number"),
     (lambda: format_table(("a", "b"), [("1",)]), "rows must each have 2 cells"),
-    (lambda: markdown_table(("a", "b"), [("1", "2", "3")]), "rows must each have 2 cells"),
     (lambda: parse_assignment("make_test", "--record"), "--record must look like NAME=VALUE"),
     (lambda: parse_assignment("a b=1", "--record"), "--record name must be"),
     (lambda: recorded("make_test=soon"), "--record seconds must be a finite number"),
@@ -90,13 +127,6 @@ def test_invalid_arguments(call, message):
 def test_rate_from_two_lengths_recovers_a_line():
     rate, fixed = rate_from_two_lengths(200, 1.5 + 200 / 400, 1000, 1.5 + 1000 / 400)
     assert rate == pytest.approx(400) and fixed == pytest.approx(1.5)
-
-
-def test_snapshots_in_run_matches_the_trainer():
-    # Initial snapshot, one at 1000, 2000, ..., 19000, and the final one.
-    assert snapshots_in_run(20_000, 1_000) == 21
-    assert snapshots_in_run(1_000, 1_000) == 2
-    assert snapshots_in_run(1_001, 1_000) == 3
 
 
 def test_interleaved_alternates_and_fastest():
@@ -115,18 +145,25 @@ def test_square_matmuls_counts_its_flops():
 
 
 @pytest.mark.parametrize("name", sorted(OPTIMIZER_CLASSES))
-def test_torch_counterpart_computes_the_same_first_steps(name):
+@pytest.mark.parametrize("fused", [None, True])
+def test_torch_counterpart_computes_the_same_first_steps(name, fused):
     # AMSGrad's variants differ only once the bias-corrected second moment decreases: with a
     # constant gradient both agree, so every pair must match on it.
     start = torch.linspace(-1, 1, 6, dtype=torch.float64)
     ours_p, torch_p = start.clone().requires_grad_(), start.clone().requires_grad_()
     ours = make_optimizer(name, [ours_p], 1e-2)
-    theirs = torch_counterpart(name, [torch_p], ours.defaults, foreach=False)
+    theirs = torch_counterpart(name, [torch_p], ours.defaults, fused)
     for _ in range(3):
         for p, opt in ((ours_p, ours), (torch_p, theirs)):
             p.grad = torch.full_like(start, 0.5)
             opt.step()
     torch.testing.assert_close(ours_p, torch_p)
+
+
+def test_step_contenders_offer_fused_steps_where_they_exist():
+    assert set(step_contenders("SGD")) == {"ours", "torch", "torch_fused"}
+    assert set(step_contenders("RMSProp")) == {"ours", "ours_fused", "torch"}
+    assert set(step_contenders("AMSGrad")) == {"ours", "ours_fused", "torch", "torch_fused"}
 
 
 def test_format_seconds_units():
@@ -137,11 +174,6 @@ def test_format_seconds_units():
 def test_format_table_aligns_columns():
     assert format_table(("Figure", "Value"), [("a", "1"), ("longer", "22")]).splitlines() == [
         "Figure  Value", "------  -----", "a       1", "longer  22"]
-
-
-def test_markdown_table_escapes_bars():
-    assert markdown_table(("a", "b"), [("x|y", 1)]).splitlines() == [
-        "| a | b |", "| --- | --- |", "| x\\|y | 1 |"]
 
 
 def test_merge_keeps_old_sections_and_merges_wall_times():
@@ -160,48 +192,48 @@ def _results():
     return {
         "mnist_epoch": {"seconds": {"project": 1.0, "dataloader": 6.0, "matmuls": 0.5,
                                     "limit": 0.4},
+                        "train_size": 250, "batch_size": 100, "hidden_dim": 256,
+                        "matmul_size": 1024, "flops_per_epoch": 3e9,
                         "speedup_vs_dataloader": 6.0, "ratio_to_limit": 2.5,
                         "ratio_to_matmuls": 2.0, "matmul_gflops": 160.0,
-                        "targets": {"speedup_vs_dataloader": 5.0, "ratio_to_limit": 1.3}},
-        "optimizer_step": [{"optimizer": "Adam", "seconds_per_step": {"ours": 1e-3, "torch": 1e-3},
-                            "ratio": 1.0, "ratio_foreach": 1.3, "target": 1.2}],
+                        "target_speedup_vs_dataloader": 5.0},
+        "optimizer_step": [
+            {"optimizer": "SGD", "parameters": 10, "tensors": 6, "target": 1.3, "ratio": 0.9,
+             "seconds_per_step": {"ours": 0.9e-3, "torch": 1.2e-3, "torch_fused": 1e-3}},
+            {"optimizer": "Adam", "parameters": 10, "tensors": 6, "target": 1.3, "ratio": 1.5,
+             "seconds_per_step": {"ours": 6e-3, "ours_fused": 1.5e-3, "torch": 2e-3,
+                                  "torch_fused": 1e-3}}],
+        "homework_grid": {"runs": 36, "epochs": 2, "full_epochs": 15, "workers": 2, "cores": 2,
+                          "wall_seconds": 120.0, "limit_seconds": 60.0, "ratio_to_limit": 2.0,
+                          "training_seconds": 200.0, "matmul_gflops": 150.0,
+                          "target_ratio_to_limit": 1.3},
+        "parallelism": {"runs": 4, "best": "processes",
+                        "seconds": {"processes": 3.0, "torch_threads": 4.5},
+                        "ratio_to_best": {"processes": 1.0, "torch_threads": 1.5}},
         "gan": [{"lipschitz": "gradient_penalty", "iterations_per_second": 200.0,
-                 "homework_iterations": 20_000, "homework_run_seconds": 130.0}],
-        "homework_grid": {"profile": "full", "runs_stored": 0, "runs_total": 54, "workers": 2,
-                          "wall_seconds": 0.0},
+                 "homework_iterations": 20_000, "homework_run_seconds": 130.0,
+                 "stacked_per_run": {"3": 300.0, "15": 500.0}},
+                {"lipschitz": "weight_clipping", "iterations_per_second": 400.0,
+                 "homework_iterations": 20_000, "homework_run_seconds": 60.0,
+                 "stacked_per_run": {"3": 500.0, "15": 1200.0}}],
         "wall_times": {"make_test": {"seconds": 312.0, "source": "recorded"}},
     }
 
 
 def test_summary_rows_verdicts():
     rows = {row[0]: row for row in summary_rows(_results())}
-    assert rows["MNIST epoch: DataLoader loop"][2:] == ("6.00× faster", "≥ 5×", "yes")
-    assert rows["MNIST epoch: arithmetic limit (160 GFLOP/s)"][2:] == (
-        "2.50× the limit", "≤ 1.3×", "NO")
-    assert rows["Adam step vs torch.optim"][4] == "NO"  # the foreach path misses the target
-    assert rows["WGAN, gradient penalty"][1] == "200 it/s"
-    assert rows["Wall time: optimizer grid (full, from stored run times)"][1] == "no stored runs"
+    assert rows["MNIST epoch: project loop vs DataLoader + ToTensor"][2:] == (
+        "6.00× faster", "≥ 5×", "yes")
+    assert rows["SGD step: loop vs torch fused"][1:] == (
+        "900 µs vs 1.0 ms", "0.90× (loop 0.90×)", "≤ 1.3×", "yes")
+    assert rows["Adam step: fused vs torch fused"][2:] == ("1.50× (loop 6.00×)", "≤ 1.3×", "NO")
+    grid = rows["Homework grid: 36 runs × 2 epochs (of 15), 2 at once, vs its limit"]
+    assert grid[2:] == ("2.00× the limit", "≤ 1.3×", "NO")
+    assert rows["4 one-epoch runs, 2 at once: torch threads"][2] == "1.50× the best"
+    assert rows["WGAN, gradient penalty: 15 runs stacked"][1:3] == ("500 it/s per run",
+                                                                    "2.50× one run")
     assert rows["Wall time: make_test"][1:3] == ("5 min 12 s", "recorded")
     assert summary_rows({}) == []
-
-
-def test_homework_grid_sums_stored_epoch_times(tmp_path):
-    grid = OptimizerGridConfig(optimizers=("SGD", "Adam"), learning_rates=(0.1,), seeds=(0,),
-                               epochs=2, trace_points_per_epoch=1, workers=2)
-    directory = results_dir(grid, tmp_path)
-
-    def stored(optimizer, epoch_time):  # a finished two-epoch run, as the grid stores it
-        history = {name: [0.5, 0.5] for name in ("train_loss", "train_accuracy", "test_loss",
-                                                 "test_accuracy", "loss_trace")}
-        save_run(RunResult(optimizer, 0.1, 0, run_settings(grid), epoch_time=epoch_time,
-                           **history), run_path(directory, optimizer, 0.1, 0))
-
-    stored("SGD", [1.0, 2.0])
-    partial = homework_grid(grid, "full", tmp_path)
-    assert (partial["runs_stored"], partial["runs_total"], partial["complete"]) == (1, 2, False)
-    stored("Adam", [3.0, 0.5])
-    full = homework_grid(grid, "full", tmp_path)
-    assert full["complete"] and full["serial_seconds"] == 6.5 and full["wall_seconds"] == 3.25
 
 
 def test_command_line_records_and_times_without_rerunning(tmp_path, capsys):
@@ -221,33 +253,16 @@ def test_command_line_records_and_times_without_rerunning(tmp_path, capsys):
 
 def test_page_figures_from_results():
     results = _results()
-    results["mnist_epoch"].update({"train_size": 250, "batch_size": 100, "hidden_dim": 256,
-                                   "matmul_size": 1024, "flops_per_epoch": 3e9,
-                                   "matmul_gflops_at_model_shapes": 6.0})
-    results["mnist_epoch"]["seconds"].update({"gather_index": 0.3, "gather_index_select": 0.1})
-    results["optimizer_step"] = [
-        {"optimizer": "SGD", "seconds_per_step": {"ours": 1e-3}, "ratio": 0.9,
-         "ratio_foreach": 1.0, "target": 1.2, "tensors": 6},
-        {"optimizer": "Adam", "seconds_per_step": {"ours": 3e-3}, "ratio": 1.1,
-         "ratio_foreach": 1.3, "target": 1.2, "tensors": 6}]
     epoch = epoch_figures(results)
     assert epoch["n_batches"] == 3  # 100 + 100 + 50
     assert epoch["batch_other_ms"] == pytest.approx((1.0 - 0.5) / 3 * 1e3)
-    assert epoch["budget_ms"] == pytest.approx((1.3 * 0.4 - 0.5) / 3 * 1e3)
-    assert epoch["adam_epoch"] == pytest.approx(1.0 + 3 * 2e-3)
-    assert epoch["adam_speedup"] == pytest.approx((6.0 - 1.0 + 1.006) / 1.006)
-    assert epoch["sgd_share"] == pytest.approx(100 * 3 * 1e-3 / 1.0)
-    assert epoch["speedup_epoch"] == pytest.approx(6.0 / 5.0)
-    assert epoch["speedup_batch_ms"] == pytest.approx(6.0 / 5.0 / 3 * 1e3)
-    assert epoch["batch_matmuls_ms"] == pytest.approx(0.5 / 3 * 1e3)
+    assert epoch["shape_gflops"] == pytest.approx(3e9 / 0.5 / 1e9)
     steps = optimizer_figures(results)
-    assert (steps["step_met"], steps["step_met_foreach"], steps["n_optimizers"]) == (2, 1, 2)
-    assert steps["step_worst_foreach"] == 1.3 and steps["step_ratio_mean"] == pytest.approx(1.0)
-    results["gan"] = [
-        {"homework_iterations": 20_000, "homework_snapshots": 21, "eval_samples": 2_000,
-         "iterations_per_second": rate, "snapshot_seconds": 1.0, "homework_run_seconds": run}
-        for rate, run in ((200.0, 121.0), (400.0, 71.0))]
+    assert (steps["step_met"], steps["n_optimizers"], steps["n_fused"]) == (1, 2, 1)
+    assert steps["fused_gain_min"] == steps["fused_gain_max"] == pytest.approx(4.0)
+    grid = grid_figures(results)
+    assert grid["grid_overhead"] == pytest.approx(120.0 - 200.0 / 2)
+    assert grid["parallel_torch_threads"] == 1.5 and grid["parallel_best"] == "processes"
     gan = gan_figures(results)
-    assert (gan["gan_slowest"], gan["gan_fastest"]) == (200.0, 400.0)
-    assert gan["gan_snapshot_share_min"] == pytest.approx(100 * 21 / 121)
-    assert gan["gan_snapshot_share_max"] == pytest.approx(100 * 21 / 71)
+    assert (gan["gan_slowest"], gan["gan_fastest"], gan["gan_stack"]) == (200.0, 400.0, 15)
+    assert (gan["gan_stack_gain_min"], gan["gan_stack_gain_max"]) == (2.5, 3.0)
