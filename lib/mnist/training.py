@@ -34,10 +34,11 @@ from lib.validation import check_int
 
 EVAL_BATCH_SIZE = 10_000  # images per forward pass when evaluating; only memory depends on it
 #: Runs of at least this many optimizer steps use the fused (compiled) step where the optimizer
-#: offers one: compiling takes about 1 s with a warm cache (up to ~10 s cold) and saves
-#: 0.1–1 ms per step, so it pays from a few thousand steps on (a full-profile run takes 9,000;
-#: the quick profile's and the tests' short runs keep the plain loop).
-FUSED_MIN_STEPS = 2_000
+#: offers one: compiling takes about 1 s per optimizer class and process with a warm cache (up
+#: to ~10 s cold) and saves 0.1–3 ms per step, so it pays from about a thousand steps on (a
+#: full-profile run takes 9,000; the quick profile's and the tests' runs, a hundred or so, keep
+#: the plain loop).
+FUSED_MIN_STEPS = 1_000
 
 
 def make_mlp(hidden_dim: int = 256) -> nn.Sequential:
