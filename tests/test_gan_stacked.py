@@ -174,3 +174,11 @@ def test_the_networks_returned_are_usable_modules():
     assert isinstance(run.critic, DualVariable)
     assert run.critic(torch.zeros(3, 2)).shape == (3,)
     assert run.critic.lipschitz_bound() <= 1 + 1e-3
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_stacked_runs_on_cuda_equal_the_cpu_runs():
+    configs = MIXED[:3]
+    on_gpu = train_stacked(configs, dtype=torch.float64, device="cuda")
+    for run, reference in zip(on_gpu, train_stacked(configs, dtype=torch.float64)):
+        _assert_same_run(run, reference, atol=1e-9)

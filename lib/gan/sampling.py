@@ -62,7 +62,11 @@ class Draws:
 
 
 class RunSampler:
-    """The training draws of one run, iteration by iteration, from its own seeded generator."""
+    """The training draws of one run, iteration by iteration, from its own seeded generator.
+
+    The draws are made on the CPU and each block is then moved to ``device``: a run sees the same
+    numbers on every device (a CUDA generator would give others).
+    """
 
     def __init__(
         self,
@@ -78,8 +82,8 @@ class RunSampler:
         self.noise_dim = check_int("noise_dim", noise_dim, minimum=1)
         self.batch_size = check_int("batch_size", batch_size, minimum=1)
         self.block = check_int("block", block, minimum=1)
-        self.dtype = dtype
-        self.generator = torch.Generator(device).manual_seed(check_int("seed", seed, minimum=0))
+        self.dtype, self.device = dtype, torch.device(device)
+        self.generator = torch.Generator().manual_seed(check_int("seed", seed, minimum=0))
         self._blocks: tuple[torch.Tensor, ...] = ()
         self._start = None  # first iteration of the current block
 
@@ -93,12 +97,13 @@ class RunSampler:
                     f"iterations must be drawn in order, got {k} after block {self._start}"
                 )
             shape, g = (self.block, self.batch_size), self.generator
-            self._blocks = (
+            blocks = (
                 sample_mixture(self.target, shape, g, self.dtype),
                 sample_noise(self.noise_dim, shape, g, self.dtype),
                 sample_noise(self.noise_dim, shape, g, self.dtype),
-                torch.rand((*shape, 1), generator=g, device=g.device, dtype=self.dtype),
+                torch.rand((*shape, 1), generator=g, dtype=self.dtype),
             )
+            self._blocks = tuple(b.to(self.device) for b in blocks)
             self._start = start
         return self._blocks
 

@@ -150,7 +150,7 @@ class StackedAdam:
         step_size = lr / (1 - beta1**self.t)
         denom = (self.v.sqrt() / (1 - beta2**self.t) ** 0.5).add_(_ADAM_EPS)
         update = self.m / denom * step_size
-        self.flat.sub_(torch.where(alive[:, None], update, torch.zeros((), dtype=update.dtype)))
+        self.flat.sub_(torch.where(alive[:, None], update, 0.0))
 
 
 @torch.no_grad()
