@@ -5,8 +5,11 @@ Each page of ``book/_build/html`` is served on loopback and opened in the system
 math was typeset by the book's own MathJax (no raw ``\\(`` left), every image loaded and the
 console stayed free of errors. A screenshot per page goes to ``book/_build/screenshots/``.
 
+Each page's footer links the PDF (``report.pdf``, placed beside the pages by ``make pdf``); where
+the PDF is there, the link must lead to it.
+
 Skipped where no Chromium is installed, or where the book has not been built (``make html``);
-CI sets ``BOOK_CHECKS_REQUIRED=1`` so that a missing build fails instead.
+CI sets ``BOOK_CHECKS_REQUIRED=1`` so that a missing browser, build or PDF fails instead.
 """
 
 import functools
@@ -22,22 +25,25 @@ ROOT = Path(__file__).resolve().parents[1]
 HTML = ROOT / "book" / "_build" / "html"
 SCREENSHOTS = ROOT / "book" / "_build" / "screenshots"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+PDF = "report.pdf"  # tools.buildcheck.PDF_IN_HTML
 PAGES = ["intro", "minimax", "gan", "optimizers", "performance", "bibliography"]
 # Flags for a sandboxed, offline machine: no background connections, no GPU.
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
-pytestmark = pytest.mark.skipif(
-    CHROMIUM is None, reason="no Chromium installed (Debian: apt-get install chromium)")
+REQUIRED = os.environ.get("BOOK_CHECKS_REQUIRED") == "1"
+
+
+def _skip_or_fail(message: str):
+    if REQUIRED:
+        pytest.fail(message)
+    pytest.skip(message)
 
 
 @pytest.fixture(scope="module")
 def site():
     if not (HTML / "index.html").is_file():
-        message = f"the HTML book is not built ({HTML}): run `make html` first"
-        if os.environ.get("BOOK_CHECKS_REQUIRED") == "1":
-            pytest.fail(message)
-        pytest.skip(message)
+        _skip_or_fail(f"the HTML book is not built ({HTML}): run `make html` first")
     handler = functools.partial(QuietHandler, directory=str(HTML))
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -53,6 +59,8 @@ class QuietHandler(http.server.SimpleHTTPRequestHandler):
 
 @pytest.fixture(scope="module")
 def browser():
+    if CHROMIUM is None:
+        _skip_or_fail("no Chromium installed (Debian: apt-get install chromium)")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:
@@ -84,6 +92,12 @@ def test_page_renders_offline(site, browser, name):
     assert outside == [], f"{name}: requests that leave the book: {outside}"
     assert missing == [], f"{name}: files the page asks for but the book lacks: {missing}"
     assert errors == [], f"{name}: console errors: {errors}"
+    pdf_links = page.evaluate("""Array.from(document.querySelectorAll('footer a'))
+        .map(a => a.getAttribute('href')).filter(h => h && h.endsWith('.pdf'))""")
+    assert pdf_links == [PDF], f"{name}: the footer should link {PDF}, links {pdf_links}"
+    if (HTML / PDF).is_file() or REQUIRED:
+        response = page.request.get(f"{site}/{PDF}")
+        assert response.ok and response.body().startswith(b"%PDF"), f"{name}: {PDF} is missing"
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
     page.close()

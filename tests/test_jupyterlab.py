@@ -145,6 +145,11 @@ def _markdown_sources(chapter: str) -> list[str]:
     return ["".join(c["source"]) for c in cells if c["cell_type"] == "markdown"]
 
 
+def _head(source: str) -> str:
+    """The first line of a cell, to name it in a message."""
+    return source.strip().splitlines()[0][:60] if source.strip() else ""
+
+
 _KERNEL_IDLE = """() => {
     const w = window.jupyterapp && window.jupyterapp.shell.currentWidget;
     const k = w && w.sessionContext && w.sessionContext.session
@@ -167,6 +172,10 @@ _CELLS = """() => Array.from(window.jupyterapp.shell.currentWidget.content.widge
         ?.innerText ?? '' : '',
     katex: cell.node.querySelectorAll('.katex').length,
     expressionErrors: cell.node.querySelectorAll('.myst-RenderedExpressionError').length,
+    // an inline expression without its value is shown as its source, in a code element
+    unrendered: Array.from(cell.node.querySelectorAll('.myst code')).map(e => e.textContent)
+        .filter(t => (cell.model.getMetadata('user_expressions') || [])
+            .some(e => e.expression === t)),
 }))"""
 
 
@@ -184,13 +193,14 @@ def test_chapter_reads_in_lab_as_in_the_book(lab_server, browser, chapter):
         # Inline expressions are evaluated once the kernel is free again after the last cell.
         page.wait_for_function(_KERNEL_IDLE, timeout=60_000, polling=500)
         expected = [s.count("{eval}") for s in sources]
-        page.wait_for_function(
-            f"""() => {{ const want = {json.dumps(expected)};
-                const md = ({_CELLS})().filter(c => c.type === 'markdown');
-                return md.length === want.length
-                       && md.every((c, i) => c.expressions.length === want[i]); }}""",
-            timeout=60_000, polling=1000)
-        cells = page.evaluate(_CELLS)
+        deadline = time.monotonic() + 60
+        while True:
+            cells = page.evaluate(_CELLS)
+            got = [len(c["expressions"]) for c in cells if c["type"] == "markdown"]
+            pending = [e for c in cells for e in c.get("unrendered", [])]
+            if (got == expected and not pending) or time.monotonic() > deadline:
+                break
+            time.sleep(1)
     except Exception:
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(SCREENSHOTS / f"lab-{chapter}-failed.png"))
@@ -201,11 +211,19 @@ def test_chapter_reads_in_lab_as_in_the_book(lab_server, browser, chapter):
     assert errors == [], f"{chapter}: cells failed in Lab: {errors}"
     markdown = [c for c in cells if c["type"] == "markdown"]
     assert len(markdown) == len(sources)
+    unevaluated = [(_head(src), want, len(c["expressions"]))
+                   for src, want, c in zip(sources, expected, markdown, strict=True)
+                   if len(c["expressions"]) != want]
+    assert unevaluated == [], (
+        f"{chapter}: Markdown cells whose {{eval}} roles Lab did not evaluate "
+        f"(cell, roles, evaluated): {unevaluated}")
     for source, cell in zip(sources, markdown, strict=True):
-        head = source.strip().splitlines()[0][:60] if source.strip() else ""
+        head = _head(source)
         failed = [e["expression"] for e in cell["expressions"] if e["status"] != "ok"]
         assert failed == [], f"{chapter}, cell {head!r}: expressions that failed: {failed}"
         assert cell["expressionErrors"] == 0, f"{chapter}, cell {head!r}: expression errors shown"
+        shown = cell["unrendered"]
+        assert shown == [], f"{chapter}, cell {head!r}: expressions shown as code: {shown}"
         text = cell["text"]
         raw = [role for role in RAW_ROLES if role in text]
         assert raw == [], f"{chapter}, cell {head!r}: raw MyST roles {raw} in {text[:300]!r}"
