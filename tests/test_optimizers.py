@@ -297,6 +297,8 @@ INVALID = [
      r"param_groups\[0\]\['beta2'\]"),
     (AMSGrad, {"params": [{"params": _P, "fused": 1}], "lr": 0.1},
      r"param_groups\[0\]\['fused'\] must be True or False"),
+    (SGD, {"params": [{"params": _P, "fused": True}], "lr": 0.1},
+     r"param_groups\[0\]\['fused'\] must be False: SGD has no fused step"),
 ]
 
 

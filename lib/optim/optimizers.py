@@ -66,10 +66,11 @@ def _check_delta(name: str, value: Any) -> float:
 
 @functools.cache
 def _compiled(update: Callable) -> Callable:
-    """``update`` compiled into fused kernels, once per function (the compiled graphs are cached
-    by torch per function and tensor shapes). Hyperparameters and step counts are Python numbers,
-    which torch.compile passes to the kernel as arguments: a new learning rate or step does not
-    recompile."""
+    """``update`` compiled into fused kernels, once per function (torch caches the compiled
+    graphs per function, tensor shapes and constant arguments). The learning rate, a Python
+    number used as a factor, becomes an argument of the kernel, and the step-dependent powers
+    of Adam's bias corrections are state tensors: neither a new rate nor the next step compiles
+    again."""
     return torch.compile(update, fullgraph=True, dynamic=False)
 
 
@@ -118,6 +119,9 @@ class _HandWrittenOptimizer(Optimizer):
                 check(f"param_groups[{index}]['{name}']", param_group[name])
         if "fused" in param_group:
             check_bool(f"param_groups[{index}]['fused']", param_group["fused"])
+            if param_group["fused"] and not self.supports_fused:
+                raise ValueError(f"param_groups[{index}]['fused'] must be False: "
+                                 f"{type(self).__name__} has no fused step")
         super().add_param_group(param_group)
 
     @torch.no_grad()
