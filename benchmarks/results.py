@@ -260,6 +260,7 @@ def grid_figures(results: dict) -> dict[str, float]:
         "grid_ratio": grid["ratio_to_limit"], "grid_target": grid["target_ratio_to_limit"],
         "grid_training": grid["training_seconds"], "grid_gflops": grid["matmul_gflops"],
         "grid_overhead": grid["wall_seconds"] - grid["training_seconds"] / grid["cores"],
+        "grid_epoch": grid["training_seconds"] / (grid["runs"] * grid["epochs"]),
         "parallel_runs": parallel["runs"], "parallel_best": parallel["best"],
         **{f"parallel_{name}": value for name, value in parallel["ratio_to_best"].items()},
     }

@@ -262,6 +262,7 @@ def test_page_figures_from_results():
     assert steps["fused_gain_min"] == steps["fused_gain_max"] == pytest.approx(4.0)
     grid = grid_figures(results)
     assert grid["grid_overhead"] == pytest.approx(120.0 - 200.0 / 2)
+    assert grid["grid_epoch"] == pytest.approx(200.0 / (36 * 2))
     assert grid["parallel_torch_threads"] == 1.5 and grid["parallel_best"] == "processes"
     gan = gan_figures(results)
     assert (gan["gan_slowest"], gan["gan_fastest"], gan["gan_stack"]) == (200.0, 400.0, 15)
