@@ -207,6 +207,7 @@ def test_chapter_reads_in_lab_as_in_the_book(lab_server, browser, chapter):
     sources = _markdown_sources(chapter)
     expected = [EVAL.findall(s) for s in sources]
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    (SCREENSHOTS / f"lab-{chapter}-failed.png").unlink(missing_ok=True)  # from an earlier run
     page = browser.new_page(viewport={"width": 1280, "height": 1000})
     try:
         cells = _run_chapter(page, lab_server, chapter, expected)
