@@ -60,7 +60,7 @@ test: setup
 lint: setup
 	$(BIN)ruff check .
 	$(BIN)ruff format --check .
-	$(BIN)nbstripout --keep-id --verify book/*.ipynb
+	$(BIN)nbstripout --keep-id --extra-keys cell.metadata.user_expressions --verify book/*.ipynb
 
 lab: setup
 	$(BIN)jupyter lab --notebook-dir=book

@@ -54,7 +54,8 @@ def test_notebooks_are_stored_without_outputs(tmp_path):
     """nbstripout's own check (as in pre-commit and CI), shown to fail on a notebook with output."""
     notebooks = sorted((ROOT / "book").glob("*.ipynb"))
     assert notebooks, "the book has no notebooks"
-    check = [_tool("nbstripout"), "--keep-id", "--verify"]
+    check = [_tool("nbstripout"), "--keep-id", "--extra-keys", "cell.metadata.user_expressions",
+             "--verify"]
     result = subprocess.run(check + [str(p) for p in notebooks], capture_output=True, text=True)
     assert result.returncode == 0, f"notebooks stored with outputs: {result.stdout}"
 
@@ -63,6 +64,13 @@ def test_notebooks_are_stored_without_outputs(tmp_path):
     code = next(c for c in nb["cells"] if c["cell_type"] == "code")
     code["execution_count"] = 1
     code["outputs"] = [{"output_type": "stream", "name": "stdout", "text": ["1\n"]}]
+    dirty.write_text(json.dumps(nb))
+    assert subprocess.run(check + [str(dirty)], capture_output=True).returncode != 0
+    # Values jupyterlab-myst keeps for {eval} roles when Lab saves a notebook are outputs too.
+    nb = json.loads(notebooks[0].read_text())
+    markdown = next(c for c in nb["cells"] if c["cell_type"] == "markdown")
+    markdown["metadata"]["user_expressions"] = [
+        {"expression": "1 + 1", "result": {"status": "ok", "data": {"text/plain": "2"}}}]
     dirty.write_text(json.dumps(nb))
     assert subprocess.run(check + [str(dirty)], capture_output=True).returncode != 0
 
@@ -76,8 +84,9 @@ def test_lint_runs_the_pre_commit_hooks_in_check_mode():
     lint = makefile[makefile.index("\nlint:"):].split("\n\n")[0]
     assert "ruff check ." in lint and entries["ruff-check"].startswith("ruff check")
     assert "ruff format --check ." in lint and entries["ruff-format"].startswith("ruff format")
-    assert "nbstripout --keep-id --verify" in lint
-    assert entries["nbstripout"] == "nbstripout --keep-id"
+    keys = "--extra-keys cell.metadata.user_expressions"
+    assert f"nbstripout --keep-id {keys} --verify" in lint
+    assert entries["nbstripout"] == f"nbstripout --keep-id {keys}"
     assert re.search(r"^make lint$", (ROOT / ".ci" / "run").read_text(), re.M)
     ruff = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["ruff"]
     assert ruff["line-length"] == 100 and "*.ipynb" in ruff["extend-include"]
