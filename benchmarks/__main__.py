@@ -63,10 +63,12 @@ def main(argv=None) -> int:
     only_wall_times = bool(args.record or args.time_command) and not args.only
     sections = [] if only_wall_times else (args.only or SECTIONS)
     overrides = {} if args.threads is None else {"threads": args.threads}
-    new = (run_benchmarks(args.profile, sections, not args.no_progress, **overrides)
-           if sections else {})
-    results = merge_results(load_results(args.output), {**new, "wall_times": wall_times})
+    results = merge_results(load_results(args.output), {"wall_times": wall_times})
     path = save_results(results, args.output)
+    for section in sections:  # saved one by one: a failing section keeps the others' figures
+        results = merge_results(results, run_benchmarks(args.profile, [section],
+                                                        not args.no_progress, **overrides))
+        save_results(results, args.output)
     print(format_table(HEADERS, summary_rows(results)))
     print(f"\nResults written to {path}")
     return 0
