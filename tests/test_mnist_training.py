@@ -254,7 +254,8 @@ def test_parallel_workers_give_the_same_results(tmp_path, monkeypatch):
     config = TINY.replace(optimizers=("AMSGrad",), learning_rates=(1e-3,), epochs=1)
     train, test = _blobs(300), _blobs(100, seed=1)
     monkeypatch.setattr(mnist_grid, "load_mnist",
-                        lambda train=True, size=None, _data=(train, test): _data[0] if train else _data[1])
+                        lambda train=True, size=None, _data=(train, test):
+                        _data[0] if train else _data[1])
     parallel = run_grid(config.replace(workers=2), tmp_path / "a", progress=False)
     serial = run_grid(config, tmp_path / "b", progress=False)
     strip = [(r.train_loss, r.test_accuracy, r.loss_trace) for r in parallel]
