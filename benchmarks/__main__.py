@@ -34,20 +34,47 @@ def _positive_int(text: str) -> int:
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks",
-                                     description=__doc__.split("\n")[0])
-    parser.add_argument("--profile", choices=PROFILES, default=None,
-                        help="sizes to use (default: $BOOK_PROFILE, else full)")
-    parser.add_argument("--only", action="append", choices=SECTIONS, metavar="SECTION",
-                        help=f"run only this benchmark (repeatable): {', '.join(SECTIONS)}")
-    parser.add_argument("--threads", type=_positive_int, default=None,
-                        help="torch threads while measuring (default: the profile's, one)")
-    parser.add_argument("--record", action="append", default=[], metavar="NAME=SECONDS",
-                        help="store a wall time measured elsewhere, e.g. make_test=312")
-    parser.add_argument("--time-command", action="append", default=[], metavar="NAME=COMMAND",
-                        help="run COMMAND in a shell, store its wall time under NAME")
-    parser.add_argument("--output", default=str(default_path()),
-                        help="JSON file to merge the results into (default: %(default)s)")
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks", description=__doc__.split("\n")[0]
+    )
+    parser.add_argument(
+        "--profile",
+        choices=PROFILES,
+        default=None,
+        help="sizes to use (default: $BOOK_PROFILE, else full)",
+    )
+    parser.add_argument(
+        "--only",
+        action="append",
+        choices=SECTIONS,
+        metavar="SECTION",
+        help=f"run only this benchmark (repeatable): {', '.join(SECTIONS)}",
+    )
+    parser.add_argument(
+        "--threads",
+        type=_positive_int,
+        default=None,
+        help="torch threads while measuring (default: the profile's, one)",
+    )
+    parser.add_argument(
+        "--record",
+        action="append",
+        default=[],
+        metavar="NAME=SECONDS",
+        help="store a wall time measured elsewhere, e.g. make_test=312",
+    )
+    parser.add_argument(
+        "--time-command",
+        action="append",
+        default=[],
+        metavar="NAME=COMMAND",
+        help="run COMMAND in a shell, store its wall time under NAME",
+    )
+    parser.add_argument(
+        "--output",
+        default=str(default_path()),
+        help="JSON file to merge the results into (default: %(default)s)",
+    )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     return parser.parse_args(argv)
 
@@ -66,8 +93,9 @@ def main(argv=None) -> int:
     results = merge_results(load_results(args.output), {"wall_times": wall_times})
     path = save_results(results, args.output)
     for section in sections:  # saved one by one: a failing section keeps the others' figures
-        results = merge_results(results, run_benchmarks(args.profile, [section],
-                                                        not args.no_progress, **overrides))
+        results = merge_results(
+            results, run_benchmarks(args.profile, [section], not args.no_progress, **overrides)
+        )
         save_results(results, args.output)
     print(format_table(HEADERS, summary_rows(results)))
     print(f"\nResults written to {path}")

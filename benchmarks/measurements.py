@@ -69,15 +69,23 @@ STEP_LR = 1e-3  # small enough that thousands of steps on fixed gradients stay f
 
 def base_code_loader(train_size: int | None, batch_size: int) -> DataLoader:
     """The base code's data pipeline: PIL images turned into tensors one by one by ToTensor."""
-    dataset = torchvision.datasets.MNIST(root=str(data_root()), train=True, download=True,
-                                         transform=torchvision.transforms.ToTensor())
+    dataset = torchvision.datasets.MNIST(
+        root=str(data_root()),
+        train=True,
+        download=True,
+        transform=torchvision.transforms.ToTensor(),
+    )
     if train_size is not None:
         dataset = Subset(dataset, range(train_size))
     return DataLoader(dataset, batch_size=batch_size, shuffle=True)
 
 
-def dataloader_epoch(model: torch.nn.Module, optimizer: torch.optim.Optimizer,
-                     loader: DataLoader, device: torch.device) -> tuple[float, float]:
+def dataloader_epoch(
+    model: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    loader: DataLoader,
+    device: torch.device,
+) -> tuple[float, float]:
     """One epoch as the base code writes it; returns the mean loss and accuracy."""
     model.train()
     loss_sum, correct, seen = 0.0, 0, 0
@@ -104,11 +112,17 @@ def _operand(rows: int, cols: int, transposed: bool, device: torch.device) -> to
 def matmul_epoch(model: torch.nn.Module, n_examples: int, batch_size: int, device: torch.device):
     """A function that performs exactly the epoch's matrix products and nothing else."""
     batches = epoch_batches(n_examples, batch_size)
-    plans = {size: [(_operand(p.m, p.k, p.a_transposed, device),
-                     _operand(p.k, p.n, p.b_transposed, device),
-                     torch.empty(p.m, p.n, device=device))
-                    for p in training_matmuls(model, size)]
-             for size in set(batches)}
+    plans = {
+        size: [
+            (
+                _operand(p.m, p.k, p.a_transposed, device),
+                _operand(p.k, p.n, p.b_transposed, device),
+                torch.empty(p.m, p.n, device=device),
+            )
+            for p in training_matmuls(model, size)
+        ]
+        for size in set(batches)
+    }
 
     def run() -> None:
         for size in batches:
@@ -133,22 +147,28 @@ def measure_epoch(config: BenchmarkConfig, grid: OptimizerGridConfig, device: to
     base_model, base_opt = _fresh_model(grid.hidden_dim, device, config)
     generator = torch.Generator().manual_seed(0)
     contenders = {
-        "project": lambda: train_epoch(project_model, project_opt, train, batch_size, generator,
-                                       grid.trace_points_per_epoch),
+        "project": lambda: train_epoch(
+            project_model, project_opt, train, batch_size, generator, grid.trace_points_per_epoch
+        ),
         "dataloader": lambda: dataloader_epoch(base_model, base_opt, loader, device),
         "matmuls": matmul_epoch(project_model, n, batch_size, device),
     }
     contenders["peak"], peak_flops = square_matmuls(config.matmul_size, config.matmul_count, device)
-    warm_up = MNISTTensors(train.images[:10 * batch_size], train.labels[:10 * batch_size])
+    warm_up = MNISTTensors(train.images[: 10 * batch_size], train.labels[: 10 * batch_size])
     train_epoch(project_model, project_opt, warm_up, batch_size, generator)
     seconds = fastest(interleaved(contenders, config.repeats, device))
     gflops = peak_flops / seconds.pop("peak") / 1e9
     flops = epoch_flops(project_model, n, batch_size)
     limit = flops / (gflops * 1e9)
     return {
-        "train_size": n, "batch_size": batch_size, "hidden_dim": grid.hidden_dim,
-        "optimizer": config.epoch_optimizer, "lr": config.epoch_lr,
-        "matmul_size": config.matmul_size, "matmul_gflops": gflops, "flops_per_epoch": flops,
+        "train_size": n,
+        "batch_size": batch_size,
+        "hidden_dim": grid.hidden_dim,
+        "optimizer": config.epoch_optimizer,
+        "lr": config.epoch_lr,
+        "matmul_size": config.matmul_size,
+        "matmul_gflops": gflops,
+        "flops_per_epoch": flops,
         "seconds": {**seconds, "limit": limit},
         "speedup_vs_dataloader": seconds["dataloader"] / seconds["project"],
         "ratio_to_limit": seconds["project"] / limit,
@@ -176,8 +196,14 @@ def torch_counterpart(name: str, params, hyper: dict, fused: bool | None) -> tor
     if name == "Adagrad":
         return torch.optim.Adagrad(params, lr=lr, eps=hyper["delta"], fused=fused)
     if name in ("Adam", "AMSGrad"):
-        return torch.optim.Adam(params, lr=lr, betas=(hyper["beta1"], hyper["beta2"]),
-                                eps=hyper["delta"], amsgrad=name == "AMSGrad", fused=fused)
+        return torch.optim.Adam(
+            params,
+            lr=lr,
+            betas=(hyper["beta1"], hyper["beta2"]),
+            eps=hyper["delta"],
+            amsgrad=name == "AMSGrad",
+            fused=fused,
+        )
     raise ValueError(f"name must be one of {sorted(OPTIMIZER_CLASSES)}, got {name!r}")
 
 
@@ -192,8 +218,9 @@ def step_contenders(name: str) -> dict[str, dict]:
     return contenders
 
 
-def measure_optimizer(name: str, config: BenchmarkConfig, grid: OptimizerGridConfig,
-                      device: torch.device) -> dict:
+def measure_optimizer(
+    name: str, config: BenchmarkConfig, grid: OptimizerGridConfig, device: torch.device
+) -> dict:
     """Fastest seconds per step of each contender for the optimizer ``name``, on the MNIST
     model's parameters carrying the same fixed gradients."""
     template = [p.detach().to(device) for p in make_mlp(grid.hidden_dim).parameters()]
@@ -205,23 +232,33 @@ def measure_optimizer(name: str, config: BenchmarkConfig, grid: OptimizerGridCon
         params = [p.clone().requires_grad_(True) for p in template]
         for p, g in zip(params, gradients):
             p.grad = g.clone()
-        optimizer = (make_optimizer(name, params, STEP_LR, **how["ours"]) if "ours" in how
-                     else torch_counterpart(name, params, hyper, how["torch"]))
+        optimizer = (
+            make_optimizer(name, params, STEP_LR, **how["ours"])
+            if "ours" in how
+            else torch_counterpart(name, params, hyper, how["torch"])
+        )
         for _ in range(3):  # creates the state, compiles a fused step, warms the kernels up
             optimizer.step()
-        steppers[label] = lambda optimizer=optimizer: [optimizer.step()
-                                                       for _ in range(config.optimizer_steps)]
+        steppers[label] = lambda optimizer=optimizer: [
+            optimizer.step() for _ in range(config.optimizer_steps)
+        ]
     seconds = fastest(interleaved(steppers, config.repeats, device))
     per_step = {label: value / config.optimizer_steps for label, value in seconds.items()}
     ours = min(v for k, v in per_step.items() if k.startswith("ours"))
     theirs = min(v for k, v in per_step.items() if k.startswith("torch"))
-    return {"optimizer": name, "parameters": sum(p.numel() for p in template),
-            "tensors": len(template), "seconds_per_step": per_step,
-            "ratio": ours / theirs, "target": TARGET_STEP_RATIO}
+    return {
+        "optimizer": name,
+        "parameters": sum(p.numel() for p in template),
+        "tensors": len(template),
+        "seconds_per_step": per_step,
+        "ratio": ours / theirs,
+        "target": TARGET_STEP_RATIO,
+    }
 
 
-def measure_optimizers(config: BenchmarkConfig, grid: OptimizerGridConfig,
-                       device: torch.device) -> list[dict]:
+def measure_optimizers(
+    config: BenchmarkConfig, grid: OptimizerGridConfig, device: torch.device
+) -> list[dict]:
     """:func:`measure_optimizer` for every optimizer of the grid."""
     return [measure_optimizer(name, config, grid, device) for name in grid.optimizers]
 
@@ -263,11 +300,20 @@ def measure_grid(config: BenchmarkConfig, grid: OptimizerGridConfig, device: tor
         wall = time.perf_counter() - start
     training = sum(sum(result.epoch_time) for result in results)
     return {
-        "optimizers": list(timed.optimizers), "runs": len(results), "epochs": timed.epochs,
-        "full_epochs": grid.epochs, "workers": timed.workers, "cores": cores,
-        "train_size": train_size, "test_size": test_size, "matmul_gflops": gflops,
-        "wall_seconds": wall, "limit_seconds": limit, "ratio_to_limit": wall / limit,
-        "training_seconds": training, "diverged": sum(result.diverged for result in results),
+        "optimizers": list(timed.optimizers),
+        "runs": len(results),
+        "epochs": timed.epochs,
+        "full_epochs": grid.epochs,
+        "workers": timed.workers,
+        "cores": cores,
+        "train_size": train_size,
+        "test_size": test_size,
+        "matmul_gflops": gflops,
+        "wall_seconds": wall,
+        "limit_seconds": limit,
+        "ratio_to_limit": wall / limit,
+        "training_seconds": training,
+        "diverged": sum(result.diverged for result in results),
         "target_ratio_to_limit": TARGET_RATIO_TO_LIMIT,
     }
 
@@ -277,14 +323,20 @@ def _train_runs_in_threads(runs, train, test, grid, threads: int) -> None:
         list(pool.map(lambda run: train_run(*run, train, test, grid), runs))
 
 
-def measure_parallelism(config: BenchmarkConfig, grid: OptimizerGridConfig,
-                        device: torch.device) -> dict:
+def measure_parallelism(
+    config: BenchmarkConfig, grid: OptimizerGridConfig, device: torch.device
+) -> dict:
     """Four one-epoch runs on the two cores, three ways: two single-threaded worker processes
     (:func:`run_grid`'s way), one process with two torch threads, two Python threads of one
     process with one torch thread each (torch releases the interpreter lock inside its kernels).
     Workers processes start afresh in each timing, as in a grid."""
-    small = grid.replace(optimizers=(config.epoch_optimizer,), learning_rates=(config.epoch_lr,),
-                         seeds=(0, 1, 2, 3), epochs=1, workers=2)
+    small = grid.replace(
+        optimizers=(config.epoch_optimizer,),
+        learning_rates=(config.epoch_lr,),
+        seeds=(0, 1, 2, 3),
+        epochs=1,
+        workers=2,
+    )
     runs = [(config.epoch_optimizer, config.epoch_lr, seed) for seed in small.seeds]
     train = load_mnist(train=True, size=small.train_size)
     test = load_mnist(train=False, size=small.test_size)
@@ -302,20 +354,29 @@ def measure_parallelism(config: BenchmarkConfig, grid: OptimizerGridConfig,
         with cpu_threads(1):
             _train_runs_in_threads(runs, train, test, small, 2)
 
-    contenders = {"processes": processes, "torch_threads": torch_threads,
-                  "python_threads": python_threads}
+    contenders = {
+        "processes": processes,
+        "torch_threads": torch_threads,
+        "python_threads": python_threads,
+    }
     seconds = fastest(interleaved(contenders, min(config.repeats, 2), device))
     best = min(seconds, key=seconds.get)
-    return {"runs": len(runs), "epochs": 1, "seconds": seconds, "best": best,
-            "ratio_to_best": {name: value / seconds[best] for name, value in seconds.items()}}
+    return {
+        "runs": len(runs),
+        "epochs": 1,
+        "seconds": seconds,
+        "best": best,
+        "ratio_to_best": {name: value / seconds[best] for name, value in seconds.items()},
+    }
 
 
 # --------------------------------------------------------------------------------------------
 # All of them
 
 
-def run_benchmarks(profile: str | None = None, sections=SECTIONS, progress: bool = True,
-                   **overrides) -> dict:
+def run_benchmarks(
+    profile: str | None = None, sections=SECTIONS, progress: bool = True, **overrides
+) -> dict:
     """Measure ``sections`` (names from :data:`SECTIONS`) with the sizes of ``profile``'s
     :class:`BenchmarkConfig`, changed by ``overrides`` (its field names); return the results
     (without wall times)."""
@@ -333,10 +394,13 @@ def run_benchmarks(profile: str | None = None, sections=SECTIONS, progress: bool
         "parallelism": lambda: measure_parallelism(config, grid, device),
         "gan": lambda: measure_gans(config),
     }
-    results = {"profile": profile,
-               "config": config.__dict__ | {"gan_iterations": list(config.gan_iterations)},
-               "environment": describe(device, config.threads), "created": _now(),
-               "measured_at": {}}
+    results = {
+        "profile": profile,
+        "config": config.__dict__ | {"gan_iterations": list(config.gan_iterations)},
+        "environment": describe(device, config.threads),
+        "created": _now(),
+        "measured_at": {},
+    }
     with cpu_threads(config.threads):  # as the optimizer grid trains
         for name in tqdm(sections, desc="benchmarks", unit="section", disable=not progress):
             results["measured_at"][name] = _now()

@@ -96,8 +96,13 @@ def timed(text: str) -> tuple[str, dict]:
     start = time.perf_counter()
     completed = subprocess.run(command, shell=True, check=False)
     seconds = time.perf_counter() - start
-    return name, {"seconds": seconds, "source": "timed", "command": command,
-                  "returncode": completed.returncode, "when": _now()}
+    return name, {
+        "seconds": seconds,
+        "source": "timed",
+        "command": command,
+        "returncode": completed.returncode,
+        "when": _now(),
+    }
 
 
 def _now() -> str:
@@ -133,16 +138,27 @@ def _verdict(ok: bool) -> str:
 def _epoch_rows(epoch: dict) -> list[tuple]:
     s, target = epoch["seconds"], epoch["target_speedup_vs_dataloader"]
     return [
-        ("MNIST epoch: project loop vs DataLoader + ToTensor",
-         f"{format_seconds(s['project'])} vs {format_seconds(s['dataloader'])}",
-         f"{epoch['speedup_vs_dataloader']:.2f}× faster", f"≥ {target:g}×",
-         _verdict(epoch["speedup_vs_dataloader"] >= target)),
-        (f"MNIST epoch: vs its arithmetic limit ({epoch['matmul_gflops']:.0f} GFLOP/s)",
-         f"{format_seconds(s['project'])} vs {format_seconds(s['limit'])}",
-         f"{epoch['ratio_to_limit']:.2f}× the limit", "", ""),
-        ("MNIST epoch: vs its matmuls alone",
-         f"{format_seconds(s['project'])} vs {format_seconds(s['matmuls'])}",
-         f"{epoch['ratio_to_matmuls']:.2f}× the matmuls", "", ""),
+        (
+            "MNIST epoch: project loop vs DataLoader + ToTensor",
+            f"{format_seconds(s['project'])} vs {format_seconds(s['dataloader'])}",
+            f"{epoch['speedup_vs_dataloader']:.2f}× faster",
+            f"≥ {target:g}×",
+            _verdict(epoch["speedup_vs_dataloader"] >= target),
+        ),
+        (
+            f"MNIST epoch: vs its arithmetic limit ({epoch['matmul_gflops']:.0f} GFLOP/s)",
+            f"{format_seconds(s['project'])} vs {format_seconds(s['limit'])}",
+            f"{epoch['ratio_to_limit']:.2f}× the limit",
+            "",
+            "",
+        ),
+        (
+            "MNIST epoch: vs its matmuls alone",
+            f"{format_seconds(s['project'])} vs {format_seconds(s['matmuls'])}",
+            f"{epoch['ratio_to_matmuls']:.2f}× the matmuls",
+            "",
+            "",
+        ),
     ]
 
 
@@ -151,29 +167,53 @@ def _step_row(entry: dict) -> tuple:
     ours = "ours_fused" if "ours_fused" in step else "ours"
     theirs = "torch_fused" if "torch_fused" in step else "torch"
     label = {"ours": "loop", "ours_fused": "fused", "torch": "torch", "torch_fused": "torch fused"}
-    return (f"{entry['optimizer']} step: {label[ours]} vs {label[theirs]}",
-            f"{format_seconds(step[ours])} vs {format_seconds(step[theirs])}",
-            f"{entry['ratio']:.2f}× (loop {step['ours'] / step[theirs]:.2f}×)",
-            f"≤ {entry['target']:g}×", _verdict(entry["ratio"] <= entry["target"]))
+    return (
+        f"{entry['optimizer']} step: {label[ours]} vs {label[theirs]}",
+        f"{format_seconds(step[ours])} vs {format_seconds(step[theirs])}",
+        f"{entry['ratio']:.2f}× (loop {step['ours'] / step[theirs]:.2f}×)",
+        f"≤ {entry['target']:g}×",
+        _verdict(entry["ratio"] <= entry["target"]),
+    )
 
 
 def _grid_row(grid: dict) -> tuple:
     target = grid["target_ratio_to_limit"]
-    return ((f"Homework grid: {grid['runs']} runs × {grid['epochs']} epochs "
-            f"(of {grid['full_epochs']}), {grid['workers']} at once, vs its limit"),
-            f"{format_seconds(grid['wall_seconds'])} vs {format_seconds(grid['limit_seconds'])}",
-            f"{grid['ratio_to_limit']:.2f}× the limit", f"≤ {target:g}×",
-            _verdict(grid["ratio_to_limit"] <= target))
+    return (
+        (
+            f"Homework grid: {grid['runs']} runs × {grid['epochs']} epochs "
+            f"(of {grid['full_epochs']}), {grid['workers']} at once, vs its limit"
+        ),
+        f"{format_seconds(grid['wall_seconds'])} vs {format_seconds(grid['limit_seconds'])}",
+        f"{grid['ratio_to_limit']:.2f}× the limit",
+        f"≤ {target:g}×",
+        _verdict(grid["ratio_to_limit"] <= target),
+    )
 
 
 def _gan_rows(entry: dict) -> list[tuple]:
     name = entry["lipschitz"].replace("_", " ")
-    rows = [(f"WGAN, {name}: one run", f"{entry['iterations_per_second']:.0f} it/s",
-             (f"run of {entry['homework_iterations']} it: "
-             f"{format_seconds(entry['homework_run_seconds'])}"), "", "")]
+    rows = [
+        (
+            f"WGAN, {name}: one run",
+            f"{entry['iterations_per_second']:.0f} it/s",
+            (
+                f"run of {entry['homework_iterations']} it: "
+                f"{format_seconds(entry['homework_run_seconds'])}"
+            ),
+            "",
+            "",
+        )
+    ]
     for size, rate in entry.get("stacked_per_run", {}).items():
-        rows.append((f"WGAN, {name}: {size} runs stacked", f"{rate:.0f} it/s per run",
-                     f"{rate / entry['iterations_per_second']:.2f}× one run", "", ""))
+        rows.append(
+            (
+                f"WGAN, {name}: {size} runs stacked",
+                f"{rate:.0f} it/s per run",
+                f"{rate / entry['iterations_per_second']:.2f}× one run",
+                "",
+                "",
+            )
+        )
     return rows
 
 
@@ -188,9 +228,15 @@ def summary_rows(results: dict) -> list[tuple[str, str, str, str, str]]:
     parallel = results.get("parallelism")
     if parallel:
         for name, seconds in parallel["seconds"].items():
-            rows.append((f"{parallel['runs']} one-epoch runs, 2 at once: {name.replace('_', ' ')}",
-                         format_seconds(seconds),
-                         f"{parallel['ratio_to_best'][name]:.2f}× the best", "", ""))
+            rows.append(
+                (
+                    f"{parallel['runs']} one-epoch runs, 2 at once: {name.replace('_', ' ')}",
+                    format_seconds(seconds),
+                    f"{parallel['ratio_to_best'][name]:.2f}× the best",
+                    "",
+                    "",
+                )
+            )
     for entry in results.get("gan", []):
         rows += _gan_rows(entry)
     for name, entry in sorted(results.get("wall_times", {}).items()):
@@ -205,8 +251,9 @@ def format_table(headers, rows) -> str:
     if any(len(row) != len(table[0]) for row in table):
         raise ValueError(f"rows must each have {len(table[0])} cells like headers")
     widths = [max(len(row[i]) for row in table) for i in range(len(table[0]))]
-    lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip()
-             for row in table]
+    lines = [
+        "  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in table
+    ]
     lines.insert(1, "  ".join("-" * width for width in widths))
     return "\n".join(lines)
 
@@ -221,14 +268,21 @@ def epoch_figures(results: dict) -> dict[str, float]:
     s = epoch["seconds"]
     n_batches = math.ceil(epoch["train_size"] / epoch["batch_size"])
     return {
-        "train_size": epoch["train_size"], "batch_size": epoch["batch_size"],
-        "hidden": epoch["hidden_dim"], "n_batches": n_batches, "matmul_size": epoch["matmul_size"],
-        "epoch_gflop": epoch["flops_per_epoch"] / 1e9, "peak_gflops": epoch["matmul_gflops"],
-        "epoch_project": s["project"], "epoch_dataloader": s["dataloader"],
-        "limit": s["limit"], "matmuls": s["matmuls"],
+        "train_size": epoch["train_size"],
+        "batch_size": epoch["batch_size"],
+        "hidden": epoch["hidden_dim"],
+        "n_batches": n_batches,
+        "matmul_size": epoch["matmul_size"],
+        "epoch_gflop": epoch["flops_per_epoch"] / 1e9,
+        "peak_gflops": epoch["matmul_gflops"],
+        "epoch_project": s["project"],
+        "epoch_dataloader": s["dataloader"],
+        "limit": s["limit"],
+        "matmuls": s["matmuls"],
         "speedup": epoch["speedup_vs_dataloader"],
         "speedup_target": epoch["target_speedup_vs_dataloader"],
-        "ratio_limit": epoch["ratio_to_limit"], "ratio_matmuls": epoch["ratio_to_matmuls"],
+        "ratio_limit": epoch["ratio_to_limit"],
+        "ratio_matmuls": epoch["ratio_to_matmuls"],
         "shape_gflops": epoch["flops_per_epoch"] / s["matmuls"] / 1e9,
         "batch_other_ms": (s["project"] - s["matmuls"]) / n_batches * 1e3,
         "batch_matmuls_ms": s["matmuls"] / n_batches * 1e3,
@@ -241,12 +295,16 @@ def optimizer_figures(results: dict) -> dict[str, float]:
     fused = [e for e in entries if "ours_fused" in e["seconds_per_step"]]
     gains = [e["seconds_per_step"]["ours"] / e["seconds_per_step"]["ours_fused"] for e in fused]
     return {
-        "n_optimizers": len(entries), "tensors": entries[0]["tensors"],
-        "parameters": entries[0]["parameters"], "step_target": entries[0]["target"],
+        "n_optimizers": len(entries),
+        "tensors": entries[0]["tensors"],
+        "parameters": entries[0]["parameters"],
+        "step_target": entries[0]["target"],
         "step_met": sum(e["ratio"] <= e["target"] for e in entries),
         "step_worst": max(e["ratio"] for e in entries),
         "step_best": min(e["ratio"] for e in entries),
-        "n_fused": len(fused), "fused_gain_min": min(gains), "fused_gain_max": max(gains),
+        "n_fused": len(fused),
+        "fused_gain_min": min(gains),
+        "fused_gain_max": max(gains),
     }
 
 
@@ -254,14 +312,20 @@ def grid_figures(results: dict) -> dict[str, float]:
     """The timed homework grid against its limit, and the parallel layouts compared."""
     grid, parallel = results["homework_grid"], results["parallelism"]
     return {
-        "grid_runs": grid["runs"], "grid_epochs": grid["epochs"],
-        "grid_full_epochs": grid["full_epochs"], "grid_workers": grid["workers"],
-        "grid_wall": grid["wall_seconds"], "grid_limit": grid["limit_seconds"],
-        "grid_ratio": grid["ratio_to_limit"], "grid_target": grid["target_ratio_to_limit"],
-        "grid_training": grid["training_seconds"], "grid_gflops": grid["matmul_gflops"],
+        "grid_runs": grid["runs"],
+        "grid_epochs": grid["epochs"],
+        "grid_full_epochs": grid["full_epochs"],
+        "grid_workers": grid["workers"],
+        "grid_wall": grid["wall_seconds"],
+        "grid_limit": grid["limit_seconds"],
+        "grid_ratio": grid["ratio_to_limit"],
+        "grid_target": grid["target_ratio_to_limit"],
+        "grid_training": grid["training_seconds"],
+        "grid_gflops": grid["matmul_gflops"],
         "grid_overhead": grid["wall_seconds"] - grid["training_seconds"] / grid["cores"],
         "grid_epoch": grid["training_seconds"] / (grid["runs"] * grid["epochs"]),
-        "parallel_runs": parallel["runs"], "parallel_best": parallel["best"],
+        "parallel_runs": parallel["runs"],
+        "parallel_best": parallel["best"],
         **{f"parallel_{name}": value for name, value in parallel["ratio_to_best"].items()},
     }
 
@@ -270,15 +334,20 @@ def gan_figures(results: dict) -> dict[str, float]:
     """Range of single-run iteration rates over the Lipschitz methods, and of the stacked
     training's gain per run at the largest stack measured."""
     gans = results["gan"]
-    figures = {"gan_iterations": gans[0]["homework_iterations"],
-               "gan_fastest": max(g["iterations_per_second"] for g in gans),
-               "gan_slowest": min(g["iterations_per_second"] for g in gans)}
+    figures = {
+        "gan_iterations": gans[0]["homework_iterations"],
+        "gan_fastest": max(g["iterations_per_second"] for g in gans),
+        "gan_slowest": min(g["iterations_per_second"] for g in gans),
+    }
     stacked = [g for g in gans if g.get("stacked_per_run")]
     if stacked:
         largest = max(int(size) for size in stacked[0]["stacked_per_run"])
         gains = [g["stacked_per_run"][str(largest)] / g["iterations_per_second"] for g in stacked]
-        figures |= {"gan_stack": largest, "gan_stack_gain_min": min(gains),
-                    "gan_stack_gain_max": max(gains)}
+        figures |= {
+            "gan_stack": largest,
+            "gan_stack_gain_min": min(gains),
+            "gan_stack_gain_max": max(gains),
+        }
     return figures
 
 
@@ -286,8 +355,12 @@ def plot_optimizer_steps(results: dict):
     """Grouped bars: microseconds per step of each optimizer, hand-written (loop, fused) and
     ``torch.optim`` (default, fused). Returns the figure."""
     entries = results["optimizer_step"]
-    series = (("ours", "lib.optim, loop"), ("ours_fused", "lib.optim, fused"),
-              ("torch", "torch.optim"), ("torch_fused", "torch.optim, fused"))
+    series = (
+        ("ours", "lib.optim, loop"),
+        ("ours_fused", "lib.optim, fused"),
+        ("torch", "torch.optim"),
+        ("torch_fused", "torch.optim, fused"),
+    )
     x = np.arange(len(entries))
     width = 0.8 / len(series)
     fig, ax = plt.subplots(figsize=(8, 3.6))

@@ -44,8 +44,9 @@ def time_call(fn: Callable[[], object], device: torch.device) -> float:
     return time.perf_counter() - start
 
 
-def interleaved(contenders: Mapping[str, Callable[[], object]], repeats: int,
-                device: torch.device) -> dict[str, list[float]]:
+def interleaved(
+    contenders: Mapping[str, Callable[[], object]], repeats: int, device: torch.device
+) -> dict[str, list[float]]:
     """Time every contender ``repeats`` times, in turn (A B C A B C ...). Returns each
     contender's list of seconds."""
     check_int("repeats", repeats, minimum=1)
@@ -105,8 +106,9 @@ def linear_layers(model: nn.Module) -> list[nn.Linear]:
     """The model's ``nn.Linear`` layers in the order they are applied (module order)."""
     layers = [module for module in model.modules() if isinstance(module, nn.Linear)]
     if not layers:
-        raise ValueError(f"model must contain nn.Linear layers, got {type(model).__name__} "
-                         f"with none")
+        raise ValueError(
+            f"model must contain nn.Linear layers, got {type(model).__name__} with none"
+        )
     return layers
 
 
@@ -115,8 +117,10 @@ def training_matmuls(model: nn.Module, batch_size: int) -> list[Matmul]:
     examples, in the order: forward of each layer, then the backward products last to first."""
     check_int("batch_size", batch_size, minimum=1)
     layers = linear_layers(model)
-    forward = [Matmul(batch_size, layer.in_features, layer.out_features, b_transposed=True)
-               for layer in layers]  # X @ W^T
+    forward = [
+        Matmul(batch_size, layer.in_features, layer.out_features, b_transposed=True)
+        for layer in layers
+    ]  # X @ W^T
     backward = []
     for index in reversed(range(len(layers))):
         d_in, d_out = layers[index].in_features, layers[index].out_features
@@ -134,8 +138,9 @@ def training_flops(model: nn.Module, batch_size: int) -> int:
 def evaluation_flops(model: nn.Module, n_examples: int) -> int:
     """Matmul FLOPs of one forward pass over ``n_examples`` (an evaluation)."""
     check_int("n_examples", n_examples, minimum=1)
-    return sum(2 * n_examples * layer.in_features * layer.out_features
-               for layer in linear_layers(model))
+    return sum(
+        2 * n_examples * layer.in_features * layer.out_features for layer in linear_layers(model)
+    )
 
 
 def epoch_batches(n_examples: int, batch_size: int) -> list[int]:
@@ -171,8 +176,9 @@ def describe(device: torch.device, threads: int) -> dict:
     """The facts a reader needs to compare two result files."""
     return {
         "device": str(device),
-        "device_name": (torch.cuda.get_device_name(device) if device.type == "cuda"
-                        else cpu_model()),
+        "device_name": (
+            torch.cuda.get_device_name(device) if device.type == "cuda" else cpu_model()
+        ),
         "cuda_available": torch.cuda.is_available(),
         "cpu_cores": os.cpu_count(),
         "torch_threads": threads,

@@ -14,8 +14,9 @@ from textwrap import dedent
 from IPython.display import Markdown
 
 
-def markdown_table(header: Sequence[str], rows: Sequence[Sequence[object]],
-                   align: Sequence[str] | None = None) -> str:
+def markdown_table(
+    header: Sequence[str], rows: Sequence[Sequence[object]], align: Sequence[str] | None = None
+) -> str:
     """A Markdown (GFM) table: ``header`` cells, then one line per row (cells shown with ``str``).
 
     ``align`` gives each column's alignment, ``"l"``, ``"c"`` or ``"r"`` (default: left).
@@ -25,7 +26,9 @@ def markdown_table(header: Sequence[str], rows: Sequence[Sequence[object]],
         raise ValueError("header must name at least one column")
     align = list(align) if align is not None else ["l"] * len(header)
     if len(align) != len(header) or any(a not in ("l", "c", "r") for a in align):
-        raise ValueError(f"align must give 'l', 'c' or 'r' for each of {len(header)} columns, got {align!r}")
+        raise ValueError(
+            f"align must give 'l', 'c' or 'r' for each of {len(header)} columns, got {align!r}"
+        )
     rule = {"l": "---", "c": ":-:", "r": "--:"}
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join(rule[a] for a in align) + "|"]
     for i, row in enumerate(rows):
@@ -41,7 +44,9 @@ def show_source(obj) -> Markdown:
     try:
         source = inspect.getsource(obj)
     except (TypeError, OSError) as error:
-        raise ValueError(f"obj must be a function, class or method defined in a file, got {obj!r}") from error
+        raise ValueError(
+            f"obj must be a function, class or method defined in a file, got {obj!r}"
+        ) from error
     module = inspect.getmodule(obj)
     where = f"`{module.__name__}`" if module is not None else "its module"
     name = getattr(obj, "__qualname__", getattr(obj, "__name__", repr(obj)))

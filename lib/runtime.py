@@ -85,7 +85,9 @@ def cpu_threads(threads: int = 1) -> Iterator[None]:
         torch.set_flush_denormal(False)
 
 
-def parallel_map(function: Callable[[T], R], jobs: Iterable[T], workers: int) -> Iterator[tuple[int, R]]:
+def parallel_map(
+    function: Callable[[T], R], jobs: Iterable[T], workers: int
+) -> Iterator[tuple[int, R]]:
     """Yield ``(index, function(job))`` for every job, as each finishes.
 
     With ``workers == 1`` the jobs run here, in order, inside :func:`cpu_threads`; otherwise in

@@ -69,11 +69,15 @@ def _without_docstrings(tree: ast.AST) -> ast.AST:
     """``tree`` with the docstring of every module, class and function removed (in place)."""
     for node in ast.walk(tree):
         body = getattr(node, "body", None)
-        documented = isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef,
-                                       ast.AsyncFunctionDef))
+        documented = isinstance(
+            node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)
+        )
         first = body[0] if documented and body else None
-        if (isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant)
-                and isinstance(first.value.value, str)):
+        if (
+            isinstance(first, ast.Expr)
+            and isinstance(first.value, ast.Constant)
+            and isinstance(first.value.value, str)
+        ):
             node.body = body[1:] or [ast.Pass()]
     return tree
 
@@ -185,9 +189,14 @@ def device_name(device: torch.device | str) -> str:
     return device.type
 
 
-def provenance(settings: dict, modules: Iterable[ModuleType | str], *,
-               device: torch.device | str | None = None, dtype: torch.dtype | None = None,
-               exclude: Iterable[ModuleType | str] = ()) -> dict:
+def provenance(
+    settings: dict,
+    modules: Iterable[ModuleType | str],
+    *,
+    device: torch.device | str | None = None,
+    dtype: torch.dtype | None = None,
+    exclude: Iterable[ModuleType | str] = (),
+) -> dict:
     """Everything that decides a result's numbers, as a JSON-ready dict.
 
     Args:
@@ -205,7 +214,8 @@ def provenance(settings: dict, modules: Iterable[ModuleType | str], *,
         settings = json.loads(json.dumps(settings, sort_keys=True, allow_nan=False))
     except (TypeError, ValueError) as error:
         raise ValueError(
-            f"settings must be JSON-serialisable and finite, got {settings!r}") from error
+            f"settings must be JSON-serialisable and finite, got {settings!r}"
+        ) from error
     return {
         "settings": settings,
         "code": source_digest(*modules, exclude=exclude),

@@ -27,7 +27,8 @@ def check_int(name: str, value: Any, minimum: int | None = None, maximum: int | 
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise ValueError(f"{name} must be {kind}, got {value!r}")
     if minimum is not None and value < minimum:
-        raise ValueError(f"{name} must be {kind if minimum in (0, 1) else f'an integer >= {minimum}'}, got {value!r}")
+        wanted = kind if minimum in (0, 1) else f"an integer >= {minimum}"
+        raise ValueError(f"{name} must be {wanted}, got {value!r}")
     if maximum is not None and value > maximum:
         raise ValueError(f"{name} must be {kind} <= {maximum}, got {value!r}")
     return int(value)
@@ -55,9 +56,13 @@ def check_number(
     if minimum == 0 and (value <= 0 if strict_minimum else value < 0):
         raise ValueError(f"{name} must be {kind}, got {value!r}")
     if minimum is not None and (value <= minimum if strict_minimum else value < minimum):
-        raise ValueError(f"{name} must be {'>' if strict_minimum else '>='} {minimum}, got {value!r}")
+        raise ValueError(
+            f"{name} must be {'>' if strict_minimum else '>='} {minimum}, got {value!r}"
+        )
     if maximum is not None and (value >= maximum if strict_maximum else value > maximum):
-        raise ValueError(f"{name} must be {'<' if strict_maximum else '<='} {maximum}, got {value!r}")
+        raise ValueError(
+            f"{name} must be {'<' if strict_maximum else '<='} {maximum}, got {value!r}"
+        )
     return float(value)
 
 
@@ -76,7 +81,9 @@ def check_bool(name: str, value: Any) -> bool:
     return value
 
 
-def check_sequence(name: str, value: Any, check, *, min_length: int = 1, unique: bool = False) -> tuple:
+def check_sequence(
+    name: str, value: Any, check, *, min_length: int = 1, unique: bool = False
+) -> tuple:
     """``value`` as a tuple, each item passed through ``check(f"{name}[i]", item)``."""
     if isinstance(value, (str, bytes)) or not isinstance(value, Iterable):
         raise ValueError(f"{name} must be a sequence, got {value!r}")

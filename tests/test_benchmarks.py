@@ -61,8 +61,10 @@ def test_training_flops_of_the_mnist_mlp_by_hand():
 def test_training_matmuls_order_shapes_and_layouts():
     products = training_matmuls(nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 2)), 5)
     assert products == [
-        Matmul(5, 3, 4, b_transposed=True), Matmul(5, 4, 2, b_transposed=True),  # forward
-        Matmul(2, 5, 4, a_transposed=True), Matmul(5, 2, 4),  # last layer: weight, input grads
+        Matmul(5, 3, 4, b_transposed=True),
+        Matmul(5, 4, 2, b_transposed=True),  # forward
+        Matmul(2, 5, 4, a_transposed=True),
+        Matmul(5, 2, 4),  # last layer: weight, input grads
         Matmul(4, 5, 3, a_transposed=True),  # first layer: weight gradient only
     ]
     assert Matmul(2, 3, 4).flops == 48
@@ -79,8 +81,9 @@ def test_flop_counts_agree_with_torchs_flop_counter():
     assert counter.get_total_flops() == evaluation_flops(model, 7)
 
 
-@pytest.mark.parametrize("n, batch, sizes", [(250, 100, [100, 100, 50]), (200, 100, [100, 100]),
-                                             (3, 10, [3])])
+@pytest.mark.parametrize(
+    "n, batch, sizes", [(250, 100, [100, 100, 50]), (200, 100, [100, 100]), (3, 10, [3])]
+)
 def test_epoch_batches_and_flops(n, batch, sizes):
     assert epoch_batches(n, batch) == sizes
     model = make_mlp(8)
@@ -88,8 +91,7 @@ def test_epoch_batches_and_flops(n, batch, sizes):
 
 
 def test_homework_grid_and_its_flops():
-    grid = OptimizerGridConfig(learning_rates=(0.5, 1e-2), seeds=(0, 1, 2), epochs=15,
-                               hidden_dim=8)
+    grid = OptimizerGridConfig(learning_rates=(0.5, 1e-2), seeds=(0, 1, 2), epochs=15, hidden_dim=8)
     timed = homework_grid_config(grid)
     assert timed.optimizers == HOMEWORK_OPTIMIZERS == ("SGD", "MomentumSGD", "RMSProp", "AMSGrad")
     assert timed.epochs < grid.epochs and timed.learning_rates == grid.learning_rates
@@ -98,27 +100,30 @@ def test_homework_grid_and_its_flops():
     assert grid_flops(timed, 300, 50) == 4 * 2 * 3 * timed.epochs * per_epoch
 
 
-@pytest.mark.parametrize("call, message", [
-    (lambda: training_matmuls(nn.ReLU(), 10), "model must contain nn.Linear"),
-    (lambda: training_matmuls(make_mlp(8), 0), "batch_size must be a positive integer"),
-    (lambda: epoch_batches(0, 10), "n_examples must be a positive integer"),
-    (lambda: epoch_batches(10, True), "batch_size must be a positive integer"),
-    (lambda: evaluation_flops(make_mlp(8), 0), "n_examples must be a positive integer"),
-    (lambda: rate_from_two_lengths(10, 1.0, 10, 2.0), "n1 and n2"),
-    (lambda: rate_from_two_lengths(10, 2.0, 20, 1.0), "t1 and t2"),
-    (lambda: snapshots_in_run(0, 10), "iterations and snapshot_every"),
-    (lambda: interleaved({"a": lambda: None}, 0, torch.device("cpu")), "repeats must be"),
-    (lambda: interleaved({}, 1, torch.device("cpu")), "contenders must name"),
-    (lambda: square_matmuls(0, 1, torch.device("cpu")), "size must be a positive integer"),
-    (lambda: square_matmuls(8, 0, torch.device("cpu")), "count must be a positive integer"),
-    (lambda: format_seconds(-1.0), "seconds must be a finite number"),
-    (lambda: format_table(("a", "b"), [("1",)]), "rows must each have 2 cells"),
-    (lambda: parse_assignment("make_test", "--record"), "--record must look like NAME=VALUE"),
-    (lambda: parse_assignment("a b=1", "--record"), "--record name must be"),
-    (lambda: recorded("make_test=soon"), "--record seconds must be a finite number"),
-    (lambda: recorded("make_test=-3"), "--record seconds must be a finite number"),
-    (lambda: torch_counterpart("Nesterov", [], {"lr": 1.0}, None), "name must be one of"),
-])
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (lambda: training_matmuls(nn.ReLU(), 10), "model must contain nn.Linear"),
+        (lambda: training_matmuls(make_mlp(8), 0), "batch_size must be a positive integer"),
+        (lambda: epoch_batches(0, 10), "n_examples must be a positive integer"),
+        (lambda: epoch_batches(10, True), "batch_size must be a positive integer"),
+        (lambda: evaluation_flops(make_mlp(8), 0), "n_examples must be a positive integer"),
+        (lambda: rate_from_two_lengths(10, 1.0, 10, 2.0), "n1 and n2"),
+        (lambda: rate_from_two_lengths(10, 2.0, 20, 1.0), "t1 and t2"),
+        (lambda: snapshots_in_run(0, 10), "iterations and snapshot_every"),
+        (lambda: interleaved({"a": lambda: None}, 0, torch.device("cpu")), "repeats must be"),
+        (lambda: interleaved({}, 1, torch.device("cpu")), "contenders must name"),
+        (lambda: square_matmuls(0, 1, torch.device("cpu")), "size must be a positive integer"),
+        (lambda: square_matmuls(8, 0, torch.device("cpu")), "count must be a positive integer"),
+        (lambda: format_seconds(-1.0), "seconds must be a finite number"),
+        (lambda: format_table(("a", "b"), [("1",)]), "rows must each have 2 cells"),
+        (lambda: parse_assignment("make_test", "--record"), "--record must look like NAME=VALUE"),
+        (lambda: parse_assignment("a b=1", "--record"), "--record name must be"),
+        (lambda: recorded("make_test=soon"), "--record seconds must be a finite number"),
+        (lambda: recorded("make_test=-3"), "--record seconds must be a finite number"),
+        (lambda: torch_counterpart("Nesterov", [], {"lr": 1.0}, None), "name must be one of"),
+    ],
+)
 def test_invalid_arguments(call, message):
     with pytest.raises(ValueError, match=message):
         call()
@@ -131,8 +136,9 @@ def test_rate_from_two_lengths_recovers_a_line():
 
 def test_interleaved_alternates_and_fastest():
     calls = []
-    seconds = interleaved({"a": lambda: calls.append("a"), "b": lambda: calls.append("b")}, 3,
-                          torch.device("cpu"))
+    seconds = interleaved(
+        {"a": lambda: calls.append("a"), "b": lambda: calls.append("b")}, 3, torch.device("cpu")
+    )
     assert calls == ["a", "b"] * 3
     assert {k: len(v) for k, v in seconds.items()} == {"a": 3, "b": 3}
     assert fastest({"x": [3.0, 1.0, 2.0]}) == {"x": 1.0}
@@ -168,54 +174,111 @@ def test_step_contenders_offer_fused_steps_where_they_exist():
 
 def test_format_seconds_units():
     assert [format_seconds(s) for s in (152e-6, 3.42e-3, 1.234, 245.0, 3725.0)] == [
-        "152 µs", "3.4 ms", "1.23 s", "4 min 05 s", "1 h 02 min"]
+        "152 µs",
+        "3.4 ms",
+        "1.23 s",
+        "4 min 05 s",
+        "1 h 02 min",
+    ]
 
 
 def test_format_table_aligns_columns():
     assert format_table(("Figure", "Value"), [("a", "1"), ("longer", "22")]).splitlines() == [
-        "Figure  Value", "------  -----", "a       1", "longer  22"]
+        "Figure  Value",
+        "------  -----",
+        "a       1",
+        "longer  22",
+    ]
 
 
 def test_merge_keeps_old_sections_and_merges_wall_times():
     old = {"gan": [1], "mnist_epoch": {"old": True}, "wall_times": {"make_test": {"seconds": 1}}}
     new = {"mnist_epoch": {"new": True}, "wall_times": {"book_build": {"seconds": 2}}}
     assert merge_results(old, new) == {
-        "gan": [1], "mnist_epoch": {"new": True}, "measured_at": {},
-        "wall_times": {"make_test": {"seconds": 1}, "book_build": {"seconds": 2}}}
+        "gan": [1],
+        "mnist_epoch": {"new": True},
+        "measured_at": {},
+        "wall_times": {"make_test": {"seconds": 1}, "book_build": {"seconds": 2}},
+    }
     assert merge_results(None, {"gan": []}) == {"gan": [], "wall_times": {}, "measured_at": {}}
-    assert merge_results({"measured_at": {"gan": "t0", "mnist_epoch": "t0"}},
-                         {"measured_at": {"gan": "t1"}})["measured_at"] == {
-        "gan": "t1", "mnist_epoch": "t0"}
+    assert merge_results(
+        {"measured_at": {"gan": "t0", "mnist_epoch": "t0"}}, {"measured_at": {"gan": "t1"}}
+    )["measured_at"] == {"gan": "t1", "mnist_epoch": "t0"}
 
 
 def _results():
     return {
-        "mnist_epoch": {"seconds": {"project": 1.0, "dataloader": 6.0, "matmuls": 0.5,
-                                    "limit": 0.4},
-                        "train_size": 250, "batch_size": 100, "hidden_dim": 256,
-                        "matmul_size": 1024, "flops_per_epoch": 3e9,
-                        "speedup_vs_dataloader": 6.0, "ratio_to_limit": 2.5,
-                        "ratio_to_matmuls": 2.0, "matmul_gflops": 160.0,
-                        "target_speedup_vs_dataloader": 5.0},
+        "mnist_epoch": {
+            "seconds": {"project": 1.0, "dataloader": 6.0, "matmuls": 0.5, "limit": 0.4},
+            "train_size": 250,
+            "batch_size": 100,
+            "hidden_dim": 256,
+            "matmul_size": 1024,
+            "flops_per_epoch": 3e9,
+            "speedup_vs_dataloader": 6.0,
+            "ratio_to_limit": 2.5,
+            "ratio_to_matmuls": 2.0,
+            "matmul_gflops": 160.0,
+            "target_speedup_vs_dataloader": 5.0,
+        },
         "optimizer_step": [
-            {"optimizer": "SGD", "parameters": 10, "tensors": 6, "target": 1.3, "ratio": 0.9,
-             "seconds_per_step": {"ours": 0.9e-3, "torch": 1.2e-3, "torch_fused": 1e-3}},
-            {"optimizer": "Adam", "parameters": 10, "tensors": 6, "target": 1.3, "ratio": 1.5,
-             "seconds_per_step": {"ours": 6e-3, "ours_fused": 1.5e-3, "torch": 2e-3,
-                                  "torch_fused": 1e-3}}],
-        "homework_grid": {"runs": 36, "epochs": 2, "full_epochs": 15, "workers": 2, "cores": 2,
-                          "wall_seconds": 120.0, "limit_seconds": 60.0, "ratio_to_limit": 2.0,
-                          "training_seconds": 200.0, "matmul_gflops": 150.0,
-                          "target_ratio_to_limit": 1.3},
-        "parallelism": {"runs": 4, "best": "processes",
-                        "seconds": {"processes": 3.0, "torch_threads": 4.5},
-                        "ratio_to_best": {"processes": 1.0, "torch_threads": 1.5}},
-        "gan": [{"lipschitz": "gradient_penalty", "iterations_per_second": 200.0,
-                 "homework_iterations": 20_000, "homework_run_seconds": 130.0,
-                 "stacked_per_run": {"3": 300.0, "15": 500.0}},
-                {"lipschitz": "weight_clipping", "iterations_per_second": 400.0,
-                 "homework_iterations": 20_000, "homework_run_seconds": 60.0,
-                 "stacked_per_run": {"3": 500.0, "15": 1200.0}}],
+            {
+                "optimizer": "SGD",
+                "parameters": 10,
+                "tensors": 6,
+                "target": 1.3,
+                "ratio": 0.9,
+                "seconds_per_step": {"ours": 0.9e-3, "torch": 1.2e-3, "torch_fused": 1e-3},
+            },
+            {
+                "optimizer": "Adam",
+                "parameters": 10,
+                "tensors": 6,
+                "target": 1.3,
+                "ratio": 1.5,
+                "seconds_per_step": {
+                    "ours": 6e-3,
+                    "ours_fused": 1.5e-3,
+                    "torch": 2e-3,
+                    "torch_fused": 1e-3,
+                },
+            },
+        ],
+        "homework_grid": {
+            "runs": 36,
+            "epochs": 2,
+            "full_epochs": 15,
+            "workers": 2,
+            "cores": 2,
+            "wall_seconds": 120.0,
+            "limit_seconds": 60.0,
+            "ratio_to_limit": 2.0,
+            "training_seconds": 200.0,
+            "matmul_gflops": 150.0,
+            "target_ratio_to_limit": 1.3,
+        },
+        "parallelism": {
+            "runs": 4,
+            "best": "processes",
+            "seconds": {"processes": 3.0, "torch_threads": 4.5},
+            "ratio_to_best": {"processes": 1.0, "torch_threads": 1.5},
+        },
+        "gan": [
+            {
+                "lipschitz": "gradient_penalty",
+                "iterations_per_second": 200.0,
+                "homework_iterations": 20_000,
+                "homework_run_seconds": 130.0,
+                "stacked_per_run": {"3": 300.0, "15": 500.0},
+            },
+            {
+                "lipschitz": "weight_clipping",
+                "iterations_per_second": 400.0,
+                "homework_iterations": 20_000,
+                "homework_run_seconds": 60.0,
+                "stacked_per_run": {"3": 500.0, "15": 1200.0},
+            },
+        ],
         "wall_times": {"make_test": {"seconds": 312.0, "source": "recorded"}},
     }
 
@@ -223,15 +286,24 @@ def _results():
 def test_summary_rows_verdicts():
     rows = {row[0]: row for row in summary_rows(_results())}
     assert rows["MNIST epoch: project loop vs DataLoader + ToTensor"][2:] == (
-        "6.00× faster", "≥ 5×", "yes")
+        "6.00× faster",
+        "≥ 5×",
+        "yes",
+    )
     assert rows["SGD step: loop vs torch fused"][1:] == (
-        "900 µs vs 1.0 ms", "0.90× (loop 0.90×)", "≤ 1.3×", "yes")
+        "900 µs vs 1.0 ms",
+        "0.90× (loop 0.90×)",
+        "≤ 1.3×",
+        "yes",
+    )
     assert rows["Adam step: fused vs torch fused"][2:] == ("1.50× (loop 6.00×)", "≤ 1.3×", "NO")
     grid = rows["Homework grid: 36 runs × 2 epochs (of 15), 2 at once, vs its limit"]
     assert grid[2:] == ("2.00× the limit", "≤ 1.3×", "NO")
     assert rows["4 one-epoch runs, 2 at once: torch threads"][2] == "1.50× the best"
-    assert rows["WGAN, gradient penalty: 15 runs stacked"][1:3] == ("500 it/s per run",
-                                                                    "2.50× one run")
+    assert rows["WGAN, gradient penalty: 15 runs stacked"][1:3] == (
+        "500 it/s per run",
+        "2.50× one run",
+    )
     assert rows["Wall time: make_test"][1:3] == ("5 min 12 s", "recorded")
     assert summary_rows({}) == []
 
@@ -239,8 +311,19 @@ def test_summary_rows_verdicts():
 def test_command_line_records_and_times_without_rerunning(tmp_path, capsys):
     path = tmp_path / "results.json"
     path.write_text(json.dumps(_results()))
-    assert main(["--output", str(path), "--record", "book_build=95.5",
-                 "--time-command", "true_command=true"]) == 0
+    assert (
+        main(
+            [
+                "--output",
+                str(path),
+                "--record",
+                "book_build=95.5",
+                "--time-command",
+                "true_command=true",
+            ]
+        )
+        == 0
+    )
     stored = json.loads(path.read_text())
     assert stored["mnist_epoch"] == _results()["mnist_epoch"]  # nothing was rerun
     assert stored["wall_times"]["book_build"]["seconds"] == 95.5

@@ -28,8 +28,15 @@ CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 PDF = "report.pdf"  # tools.buildcheck.PDF_IN_HTML
 PAGES = ["intro", "minimax", "gan", "optimizers", "performance", "bibliography"]
 # Flags for a sandboxed, offline machine: no background connections, no GPU.
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 REQUIRED = os.environ.get("BOOK_CHECKS_REQUIRED") == "1"
 
@@ -75,8 +82,10 @@ def test_page_renders_offline(site, browser, name):
     errors, outside, missing = [], [], []
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
     page.on("pageerror", lambda e: errors.append(str(e)))
-    page.on("request", lambda r: outside.append(r.url)
-            if not r.url.startswith((site, "data:", "blob:")) else None)
+    page.on(
+        "request",
+        lambda r: outside.append(r.url) if not r.url.startswith((site, "data:", "blob:")) else None,
+    )
     page.on("response", lambda r: missing.append(r.url) if r.status >= 400 else None)
     page.goto(f"{site}/{name}.html", wait_until="load")
     has_math = page.evaluate("document.querySelectorAll('.math').length") > 0

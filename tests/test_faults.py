@@ -32,9 +32,18 @@ from lib.mnist.data import IMAGE_PIXELS, MNISTTensors
 from lib.mnist.store import RunResult, load_run, results_dir, run_path, save_run
 
 TESTS = Path(__file__).parent
-TINY = OptimizerGridConfig(optimizers=("SGD", "Adam"), learning_rates=(0.1,), seeds=(0, 1),
-                           epochs=2, batch_size=50, hidden_dim=8, train_size=200, test_size=50,
-                           trace_points_per_epoch=2, workers=1)
+TINY = OptimizerGridConfig(
+    optimizers=("SGD", "Adam"),
+    learning_rates=(0.1,),
+    seeds=(0, 1),
+    epochs=2,
+    batch_size=50,
+    hidden_dim=8,
+    train_size=200,
+    test_size=50,
+    trace_points_per_epoch=2,
+    workers=1,
+)
 
 
 def synthetic(train: bool, size: int | None = None) -> MNISTTensors:
@@ -44,7 +53,7 @@ def synthetic(train: bool, size: int | None = None) -> MNISTTensors:
     labels = torch.randint(0, 10, (n,), generator=generator)
     images = 0.2 * torch.rand(n, IMAGE_PIXELS, generator=generator)
     for k in range(10):
-        images[labels == k, 70 * k:70 * k + 70] += 0.8
+        images[labels == k, 70 * k : 70 * k + 70] += 0.8
     return MNISTTensors(images.clamp_(0, 1), labels)
 
 
@@ -56,8 +65,9 @@ def trained(monkeypatch):
     calls = []
     real_train_run = mnist_grid.train_run
     monkeypatch.setattr(mnist_grid, "load_mnist", synthetic)
-    monkeypatch.setattr(mnist_grid, "train_run",
-                        lambda *args: calls.append(args[:3]) or real_train_run(*args))
+    monkeypatch.setattr(
+        mnist_grid, "train_run", lambda *args: calls.append(args[:3]) or real_train_run(*args)
+    )
     return calls
 
 
@@ -84,8 +94,9 @@ def _corruptions(folder: Path) -> dict:
         "garbage": lambda p: p.write_bytes(os.urandom(300)),
         "non-UTF-8": lambda p: p.write_bytes(b"\xff\xfe" + p.read_bytes()),
         "empty": lambda p: p.write_bytes(b""),
-        "NaN": lambda p: p.write_text(p.read_text().replace(
-            json.dumps(json.loads(p.read_text())["test_loss"][0]), "NaN", 1)),
+        "NaN": lambda p: p.write_text(
+            p.read_text().replace(json.dumps(json.loads(p.read_text())["test_loss"][0]), "NaN", 1)
+        ),
         "null in a finished run": lambda p: _edit_record(p, test_loss=[None, 0.5]),
         "string for a number": lambda p: _edit_record(p, test_accuracy=["0.9", 0.9]),
         "accuracy above 1": lambda p: _edit_record(p, test_accuracy=[0.5, 1.5]),
@@ -95,13 +106,18 @@ def _corruptions(folder: Path) -> dict:
         "a changed number in the key": lambda p: _edit_record(p, key="0" * 16),
         "another run's file": lambda p: p.write_bytes(other.read_bytes()),
         "another learning rate": lambda p: _edit_record(p, lr=0.1000001),
-        "a missing field": lambda p: p.write_text(json.dumps(
-            {k: v for k, v in json.loads(p.read_text()).items() if k != "seed"})),
+        "a missing field": lambda p: p.write_text(
+            json.dumps({k: v for k, v in json.loads(p.read_text()).items() if k != "seed"})
+        ),
         "a JSON list": lambda p: p.write_text("[1, 2]"),
         "a 400-digit learning rate": lambda p: p.write_text(
-            p.read_text().replace('"lr": 0.1', '"lr": 1' + "0" * 400)),
-        "a 400-digit loss": lambda p: p.write_text(p.read_text().replace(
-            json.dumps(json.loads(p.read_text())["train_loss"][0]), "1" + "0" * 400, 1)),
+            p.read_text().replace('"lr": 0.1', '"lr": 1' + "0" * 400)
+        ),
+        "a 400-digit loss": lambda p: p.write_text(
+            p.read_text().replace(
+                json.dumps(json.loads(p.read_text())["train_loss"][0]), "1" + "0" * 400, 1
+            )
+        ),
         "a folder": lambda p: (p.unlink(), p.mkdir()),
     }
 
@@ -136,12 +152,29 @@ def test_a_good_stored_run_is_loaded_not_retrained(tmp_path, trained, caplog):
 
 
 def test_diverged_runs_are_stored_with_their_non_finite_values(tmp_path):
-    result = RunResult("SGD", 0.1, 0, {k: getattr(TINY, k) for k in
-                                       ("epochs", "batch_size", "hidden_dim", "train_size",
-                                        "test_size", "trace_points_per_epoch")},
-                       train_loss=[2.0], train_accuracy=[0.3], test_loss=[math.nan],
-                       test_accuracy=[0.1], epoch_time=[0.1], loss_trace=[2.0, math.inf],
-                       diverged_epoch=1)
+    result = RunResult(
+        "SGD",
+        0.1,
+        0,
+        {
+            k: getattr(TINY, k)
+            for k in (
+                "epochs",
+                "batch_size",
+                "hidden_dim",
+                "train_size",
+                "test_size",
+                "trace_points_per_epoch",
+            )
+        },
+        train_loss=[2.0],
+        train_accuracy=[0.3],
+        test_loss=[math.nan],
+        test_accuracy=[0.1],
+        epoch_time=[0.1],
+        loss_trace=[2.0, math.inf],
+        diverged_epoch=1,
+    )
     path = run_path(tmp_path, "SGD", 0.1, 0)
     save_run(result, path)
     json.loads(path.read_text())  # valid JSON: NaN and inf stored as null
@@ -192,19 +225,27 @@ def test_two_close_learning_rates_get_two_files(tmp_path, trained):
 def _edited_source(monkeypatch, module_file: str, edit) -> None:
     """Make the code digest read ``module_file`` as ``edit(text)``, as if the file were edited."""
     read = store._read_source
-    monkeypatch.setattr(store, "_read_source",
-                        lambda path: edit(read(path)) if path.name == module_file
-                        and path.parent.name == "optim" else read(path))
+    monkeypatch.setattr(
+        store,
+        "_read_source",
+        lambda path: (
+            edit(read(path))
+            if path.name == module_file and path.parent.name == "optim"
+            else read(path)
+        ),
+    )
 
 
-def test_a_code_change_retrains_every_run_and_a_comment_change_none(tmp_path, trained,
-                                                                    monkeypatch):
+def test_a_code_change_retrains_every_run_and_a_comment_change_none(tmp_path, trained, monkeypatch):
     mnist_grid.run_grid(TINY, tmp_path, progress=False)
     before = results_dir(TINY, tmp_path)
     trained.clear()
     with monkeypatch.context() as patch:  # a comment and a docstring: the same code
-        _edited_source(patch, "optimizers.py",
-                       lambda text: text.replace('"""', '"""Edited. ', 1) + "\n# a remark\n")
+        _edited_source(
+            patch,
+            "optimizers.py",
+            lambda text: text.replace('"""', '"""Edited. ', 1) + "\n# a remark\n",
+        )
         assert results_dir(TINY, tmp_path) == before
         mnist_grid.run_grid(TINY, tmp_path, progress=False)
         assert trained == []
@@ -220,8 +261,15 @@ def test_the_key_covers_the_training_loop_the_data_and_what_they_import():
     from lib.mnist.store import RECORD_MODULES, RUN_MODULES
 
     modules = store.code_modules(*RUN_MODULES, exclude=RECORD_MODULES)
-    assert {"lib.mnist.training", "lib.mnist.data", "lib.optim.optimizers", "lib.mnist.grid",
-            "lib.runtime", "lib.config", "lib.validation"} <= set(modules)
+    assert {
+        "lib.mnist.training",
+        "lib.mnist.data",
+        "lib.optim.optimizers",
+        "lib.mnist.grid",
+        "lib.runtime",
+        "lib.config",
+        "lib.validation",
+    } <= set(modules)
     assert "lib.mnist.store" not in modules and "lib.store" not in modules
 
 
@@ -242,15 +290,27 @@ def test_no_code_behind_a_run_imports_lib_modules_where_the_digest_cannot_see_th
             continue
         tree = ast.parse(Path(importlib.util.find_spec(name).origin).read_text())
         top = {id(node) for node in tree.body}
-        hidden += [f"{name}:{node.lineno}" for node in ast.walk(tree)
-                   if isinstance(node, (ast.Import, ast.ImportFrom)) and id(node) not in top
-                   and "lib" in ast.unparse(node).split()[1].split(".")[:1]]
+        hidden += [
+            f"{name}:{node.lineno}"
+            for node in ast.walk(tree)
+            if isinstance(node, (ast.Import, ast.ImportFrom))
+            and id(node) not in top
+            and "lib" in ast.unparse(node).split()[1].split(".")[:1]
+        ]
     assert hidden == []
 
 
-@pytest.mark.parametrize("change", [{"epochs": 3}, {"batch_size": 40}, {"hidden_dim": 9},
-                                    {"train_size": 150}, {"test_size": 40},
-                                    {"trace_points_per_epoch": 1}])
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"epochs": 3},
+        {"batch_size": 40},
+        {"hidden_dim": 9},
+        {"train_size": 150},
+        {"test_size": 40},
+        {"trace_points_per_epoch": 1},
+    ],
+)
 def test_a_settings_change_retrains_and_rejects_the_old_files(change, tmp_path, trained, caplog):
     mnist_grid.run_grid(TINY, tmp_path, progress=False)
     changed = TINY.replace(**change)
@@ -306,12 +366,15 @@ grid.run_grid(test_faults.TINY, {root!r}, progress=False)
 """
 
 
-def test_a_grid_killed_mid_write_resumes_to_the_numbers_of_an_uninterrupted_one(
-        tmp_path, trained):
+def test_a_grid_killed_mid_write_resumes_to_the_numbers_of_an_uninterrupted_one(tmp_path, trained):
     root = tmp_path / "killed"  # BOOK_DEVICE=cpu (set by ``trained``) reaches the subprocess
-    process = subprocess.run([sys.executable, "-c", KILLED_GRID.format(tests=str(TESTS),
-                                                                       root=str(root))],
-                             capture_output=True, text=True, timeout=300, check=False)
+    process = subprocess.run(
+        [sys.executable, "-c", KILLED_GRID.format(tests=str(TESTS), root=str(root))],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     assert process.returncode == -signal.SIGKILL, process.stderr
     folder = results_dir(TINY, root)
     assert len(list(folder.glob("*_seed*.json"))) == 1  # the first run only
@@ -338,8 +401,9 @@ def test_an_exception_mid_grid_keeps_finished_runs_and_resumes(tmp_path, trained
     trained.clear()
     resumed = mnist_grid.run_grid(TINY, tmp_path, progress=False)
     assert len(trained) == 2
-    assert numbers(resumed) == numbers(mnist_grid.run_grid(TINY, tmp_path / "clean",
-                                                           progress=False))
+    assert numbers(resumed) == numbers(
+        mnist_grid.run_grid(TINY, tmp_path / "clean", progress=False)
+    )
 
 
 def test_stale_temporary_files_are_removed_by_the_grid(tmp_path, trained):
@@ -387,12 +451,18 @@ BAD_SETTINGS = [
     (GANConfig, {"lr_decay": 1}, r"lr_decay must be True or False"),
     (GANConfig, {"iterations": True}, r"iterations must be a positive integer"),
     (GANComparisonConfig, {"seeds": (1, 2**32)}, r"seeds\[1\] must be a non-negative integer"),
-    (GANComparisonConfig, {"variants": (("a", (("clip", math.inf),)),)},
-     r"variants\[0\]: clip must be a positive number"),
+    (
+        GANComparisonConfig,
+        {"variants": (("a", (("clip", math.inf),)),)},
+        r"variants\[0\]: clip must be a positive number",
+    ),
     (GANComparisonConfig, {"variants": (("a", ()), ("a", ()))}, r"variants must not repeat"),
     (GANComparisonConfig, {"long_variant": (("seed", 2**32),)}, r"long_variant: seed must"),
-    (GANComparisonConfig, {"ablation_variants": (("a", (("colour", 1),)),)},
-     r"ablation_variants\[0\] must hold \(GANConfig field, value\) pairs"),
+    (
+        GANComparisonConfig,
+        {"ablation_variants": (("a", (("colour", 1),)),)},
+        r"ablation_variants\[0\] must hold \(GANConfig field, value\) pairs",
+    ),
     (GANComparisonConfig, {"targets": ("ring", "ring")}, r"targets must not repeat"),
     (BenchmarkConfig, {"epoch_lr": math.inf}, r"epoch_lr must be"),
     (BenchmarkConfig, {"repeats": 0}, r"repeats must be a positive integer"),
@@ -407,7 +477,8 @@ def test_bad_settings_are_refused_naming_the_field(config, changes, message):
 
 
 @pytest.mark.parametrize("profile", ["quick", "full"])
-@pytest.mark.parametrize("config", [OptimizerGridConfig, GANConfig, GANComparisonConfig,
-                                    BenchmarkConfig])
+@pytest.mark.parametrize(
+    "config", [OptimizerGridConfig, GANConfig, GANComparisonConfig, BenchmarkConfig]
+)
 def test_every_profile_builds_valid_settings(config, profile):
     assert isinstance(config.for_profile(profile), config)

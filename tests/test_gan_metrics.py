@@ -20,7 +20,9 @@ from lib.gan.networks import DualVariable
 from lib.gan.targets import GaussianMixture, make_noise, make_target
 
 
-@pytest.mark.parametrize(("name", "n_modes", "std"), [("two_gaussians", 2, 0.5), ("ring", 8, 0.05), ("grid", 25, 0.05)])
+@pytest.mark.parametrize(
+    ("name", "n_modes", "std"), [("two_gaussians", 2, 0.5), ("ring", 8, 0.05), ("grid", 25, 0.05)]
+)
 def test_targets_have_their_modes_and_samples_follow_them(name, n_modes, std):
     torch.manual_seed(0)
     target = make_target(name)
@@ -92,7 +94,12 @@ def test_sample_target_follows_the_mixture_and_its_own_generator():
     metrics = mode_metrics(a, target.means, target.std)
     assert metrics.modes_covered == 8
     # Equal weights: each mode's count is Binomial(4000, 1/8), std ≈ 21.
-    assert np.abs(np.bincount(torch.cdist(a, target.means).argmin(dim=1).numpy(), minlength=8) - 500).max() < 100
+    assert (
+        np.abs(
+            np.bincount(torch.cdist(a, target.means).argmin(dim=1).numpy(), minlength=8) - 500
+        ).max()
+        < 100
+    )
     assert metrics.high_quality == pytest.approx(1 - math.exp(-4.5), abs=0.01)
 
 
@@ -115,21 +122,30 @@ def test_w1_noise_floor_shrinks_with_the_sample_size_and_is_reproducible():
     ring = make_target("ring")
     small, large = w1_noise_floor(ring, 100, repeats=8), w1_noise_floor(ring, 800, repeats=8)
     assert small.mean - large.mean > small.std + large.std
-    assert w1_noise_floor(ring, 100, repeats=3, seed=4) == w1_noise_floor(ring, 100, repeats=3, seed=4)
+    assert w1_noise_floor(ring, 100, repeats=3, seed=4) == w1_noise_floor(
+        ring, 100, repeats=3, seed=4
+    )
 
 
-@pytest.mark.parametrize(("kwargs", "message"), [
-    ({"n": 0}, "n must be a positive integer"),
-    ({"n": 10, "repeats": 0}, "repeats must be a positive integer"),
-    ({"n": 10, "seed": -1}, "seed must be"),
-])
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"n": 0}, "n must be a positive integer"),
+        ({"n": 10, "repeats": 0}, "repeats must be a positive integer"),
+        ({"n": 10, "seed": -1}, "seed must be"),
+    ],
+)
 def test_w1_noise_floor_rejects_bad_arguments(kwargs, message):
     with pytest.raises(ValueError, match=message):
         w1_noise_floor(make_target("ring"), **kwargs)
 
 
 def test_seed_summary_leaves_diverged_runs_out_and_counts_them():
-    finals = [{"w1": 1.0, "diverged": False}, {"w1": 3.0, "diverged": False}, {"w1": float("nan"), "diverged": True}]
+    finals = [
+        {"w1": 1.0, "diverged": False},
+        {"w1": 3.0, "diverged": False},
+        {"w1": float("nan"), "diverged": True},
+    ]
     summary = seed_summary(finals, ["w1"])
     assert summary.runs == 2 and summary.diverged == 1
     assert summary.mean["w1"] == pytest.approx(np.nanmean([f["w1"] for f in finals]))

@@ -29,8 +29,15 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 SCREENSHOTS = ROOT / "book" / "_build" / "screenshots"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 CHAPTERS = ["minimax", "gan", "optimizers", "performance"]
 EVAL = re.compile(r"\{eval\}`([^`]+)`")
 RAW_ROLES = ["{eval}", "{cite", "{ref}", "{eq}", "{numref}", "{glue"]
@@ -58,28 +65,40 @@ def _get(url: str) -> tuple[int, bytes]:
 
 def _notebook_kernels() -> set[str]:
     """Kernel names the chapters' notebooks declare."""
-    return {json.loads(p.read_text())["metadata"]["kernelspec"]["name"]
-            for p in (ROOT / "book").glob("*.ipynb")}
+    return {
+        json.loads(p.read_text())["metadata"]["kernelspec"]["name"]
+        for p in (ROOT / "book").glob("*.ipynb")
+    }
 
 
 @pytest.fixture(scope="module")
 def lab_server(tmp_path_factory):
     """A JupyterLab server on a free loopback port, serving a copy of the book."""
     work = tmp_path_factory.mktemp("lab")
-    shutil.copytree(ROOT / "book", work / "book",
-                    ignore=shutil.ignore_patterns("_build", ".ipynb_checkpoints"))
+    shutil.copytree(
+        ROOT / "book", work / "book", ignore=shutil.ignore_patterns("_build", ".ipynb_checkpoints")
+    )
     for name, values in LAB_SETTINGS.items():
         path = work / "settings" / "@jupyterlab" / f"{name}.jupyterlab-settings"
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(values))
     port = _free_port()
-    command = [sys.executable, "-m", "jupyterlab", "--no-browser", "--ip=127.0.0.1",
-               f"--port={port}", "--ServerApp.port_retries=0", "--ServerApp.token=",
-               "--ServerApp.password=", "--ServerApp.allow_root=True",
-               f"--ServerApp.root_dir={work / 'book'}",
-               f"--LabApp.user_settings_dir={work / 'settings'}",
-               f"--LabApp.workspaces_dir={work / 'workspaces'}",
-               "--LabApp.expose_app_in_browser=True"]
+    command = [
+        sys.executable,
+        "-m",
+        "jupyterlab",
+        "--no-browser",
+        "--ip=127.0.0.1",
+        f"--port={port}",
+        "--ServerApp.port_retries=0",
+        "--ServerApp.token=",
+        "--ServerApp.password=",
+        "--ServerApp.allow_root=True",
+        f"--ServerApp.root_dir={work / 'book'}",
+        f"--LabApp.user_settings_dir={work / 'settings'}",
+        f"--LabApp.workspaces_dir={work / 'workspaces'}",
+        "--LabApp.expose_app_in_browser=True",
+    ]
     env = dict(os.environ, BOOK_PROFILE="quick", JUPYTER_RUNTIME_DIR=str(work / "runtime"))
     log_path = work / "lab.log"
     with open(log_path, "wb") as log:
@@ -114,13 +133,15 @@ def test_lab_offers_the_notebooks_kernel_and_the_myst_renderer(lab_server):
     wanted = _notebook_kernels()
     assert set(specs) == wanted, (
         f"Lab offers the kernels {sorted(specs)}, the notebooks declare {sorted(wanted)}: a "
-        "reader would be asked to choose (remove the others with `jupyter kernelspec remove`)")
+        "reader would be asked to choose (remove the others with `jupyter kernelspec remove`)"
+    )
     for name in wanted:
         python = specs[name]["spec"]["argv"][0]
         # A bare `python` is the server's own interpreter (jupyter_client substitutes it).
         bare = python in ("python", "python3", f"python{sys.version_info[0]}.{sys.version_info[1]}")
         assert bare or Path(python).parent == Path(sys.executable).parent, (
-            f"kernel {name!r} runs {python}, not this environment")
+            f"kernel {name!r} runs {python}, not this environment"
+        )
 
     names = {item["name"] for item in json.loads(_get(f"{lab_server}/api/contents")[1])["content"]}
     assert {f"{c}.ipynb" for c in CHAPTERS} <= names
@@ -186,16 +207,18 @@ def _run_chapter(page, base: str, chapter: str, expected: list[list[str]]) -> li
     page.goto(f"{base}/lab/workspaces/{chapter}/tree/{chapter}.ipynb")
     page.wait_for_function(_KERNEL_IDLE, timeout=120_000, polling=500)
     page.evaluate(_RUN_ALL)
-    page.wait_for_function("() => window.__runAll !== 'running'",
-                           timeout=RUN_TIMEOUT_S * 1000, polling=1000)
+    page.wait_for_function(
+        "() => window.__runAll !== 'running'", timeout=RUN_TIMEOUT_S * 1000, polling=1000
+    )
     assert page.evaluate("window.__runAll") == "done"
     # Inline expressions are evaluated once the kernel is free again after the last cell.
     page.wait_for_function(_KERNEL_IDLE, timeout=60_000, polling=500)
     deadline = time.monotonic() + 60
     while True:
         cells = page.evaluate(_CELLS)
-        got = [[e["expression"] for e in c["expressions"]]
-               for c in cells if c["type"] == "markdown"]
+        got = [
+            [e["expression"] for e in c["expressions"]] for c in cells if c["type"] == "markdown"
+        ]
         pending = [e for c in cells for e in c["unrendered"]]
         if (got == expected and not pending) or time.monotonic() > deadline:
             return cells
@@ -218,10 +241,12 @@ def test_chapter_reads_in_lab_as_in_the_book(lab_server, browser, chapter):
         unevaluated = [
             (_head(src), [e for e in want if e not in [x["expression"] for x in c["expressions"]]])
             for src, want, c in zip(sources, expected, markdown, strict=True)
-            if [x["expression"] for x in c["expressions"]] != want]
+            if [x["expression"] for x in c["expressions"]] != want
+        ]
         assert unevaluated == [], (
             f"{chapter}: Markdown cells whose {{eval}} roles Lab did not evaluate "
-            f"(cell, expressions missing): {unevaluated}")
+            f"(cell, expressions missing): {unevaluated}"
+        )
         for source, cell in zip(sources, markdown, strict=True):
             head = _head(source)
             failed = [e["expression"] for e in cell["expressions"] if e["status"] != "ok"]

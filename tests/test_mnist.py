@@ -123,13 +123,17 @@ def test_truncated_archive_is_named_with_what_to_delete(archived_root):
     assert len(load_mnist(train=True, root=archived_root, download=False)) == 12  # other split
 
 
-@pytest.mark.parametrize("damage", [
-    lambda data: data[:8] + bytes([7]) * (len(data) - 8),  # every label a 7, same size
-    lambda data: data[: len(data) // 2],  # truncated
-    lambda data: b"",  # emptied
-])
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda data: data[:8] + bytes([7]) * (len(data) - 8),  # every label a 7, same size
+        lambda data: data[: len(data) // 2],  # truncated
+        lambda data: b"",  # emptied
+    ],
+)
 def test_damaged_extracted_files_are_extracted_again_from_verified_archives(
-        archived_root, damage, caplog):
+    archived_root, damage, caplog
+):
     raw = archived_root / "MNIST" / "raw"
     expected = load_mnist(train=False, root=archived_root, download=False)
     extracted = raw / "t10k-labels-idx1-ubyte"
@@ -142,13 +146,16 @@ def test_damaged_extracted_files_are_extracted_again_from_verified_archives(
     assert "extracted again" in caplog.text
 
 
-@pytest.mark.parametrize(("damage", "reason"), [
-    (lambda data: b"", "shorter than an IDX header"),
-    (lambda data: data[:-3], "bytes, expected"),
-    (lambda data: data + b"\0", "bytes, expected"),
-    (lambda data: struct.pack(">I", 2051) + data[4:], "magic number 2051"),
-    (lambda data: data[:8] + bytes([12]) + data[9:], "label 12 outside"),
-])
+@pytest.mark.parametrize(
+    ("damage", "reason"),
+    [
+        (lambda data: b"", "shorter than an IDX header"),
+        (lambda data: data[:-3], "bytes, expected"),
+        (lambda data: data + b"\0", "bytes, expected"),
+        (lambda data: struct.pack(">I", 2051) + data[4:], "magic number 2051"),
+        (lambda data: data[:8] + bytes([12]) + data[9:], "label 12 outside"),
+    ],
+)
 def test_invalid_extracted_files_without_archives_give_a_clear_error(fake_root, damage, reason):
     extracted = fake_root / "MNIST" / "raw" / "train-labels-idx1-ubyte"
     extracted.write_bytes(damage(extracted.read_bytes()))

@@ -19,8 +19,12 @@ from lib.mnist.report import (
 )
 from lib.optim.optimizers import AMSGrad, MomentumSGD, RMSProp
 
-HYPER = {"SGD": {}, "MomentumSGD": {"rho": 0.9}, "RMSProp": {"tau": 0.9, "delta": 1e-8},
-         "AMSGrad": {"beta1": 0.9, "beta2": 0.999, "delta": 1e-8}}
+HYPER = {
+    "SGD": {},
+    "MomentumSGD": {"rho": 0.9},
+    "RMSProp": {"tau": 0.9, "delta": 1e-8},
+    "AMSGrad": {"beta1": 0.9, "beta2": 0.999, "delta": 1e-8},
+}
 
 
 def summary(name, lr, *accuracies, diverged=0):
@@ -29,11 +33,13 @@ def summary(name, lr, *accuracies, diverged=0):
 
 @pytest.fixture
 def summaries():
-    runs = [summary("A", 0.1, 0.90, 0.92, 0.94),  # mean .92, std .02
-            summary("B", 0.1, 0.89, 0.90, 0.91),  # mean .90, std .01: within A's spread
-            summary("C", 0.1, 0.50, 0.51, 0.52),  # far below
-            summary("D", 0.1, 0.99),  # one seed: its spread is unknown
-            summary("E", 0.1, diverged=3)]
+    runs = [
+        summary("A", 0.1, 0.90, 0.92, 0.94),  # mean .92, std .02
+        summary("B", 0.1, 0.89, 0.90, 0.91),  # mean .90, std .01: within A's spread
+        summary("C", 0.1, 0.50, 0.51, 0.52),  # far below
+        summary("D", 0.1, 0.99),  # one seed: its spread is unknown
+        summary("E", 0.1, diverged=3),
+    ]
     return {(s.optimizer, s.lr): s for s in runs}
 
 
@@ -78,8 +84,9 @@ def test_rank_against_sorts_by_the_gap_and_its_spread(summaries):
         describe_ranking({"above": []}, "C")
 
 
-@pytest.mark.parametrize("name, cls", [("MomentumSGD", MomentumSGD), ("RMSProp", RMSProp),
-                                       ("AMSGrad", AMSGrad)])
+@pytest.mark.parametrize(
+    "name, cls", [("MomentumSGD", MomentumSGD), ("RMSProp", RMSProp), ("AMSGrad", AMSGrad)]
+)
 def test_library_optimizers_replay_the_pseudocode(name, cls):
     rng = np.random.default_rng(1)
     theta0 = rng.normal(size=(3, 2))
@@ -93,8 +100,9 @@ def test_library_optimizers_replay_the_pseudocode(name, cls):
 def test_pseudocode_amsgrad_is_not_torchs_after_a_spike():
     gradients = [np.array([10.0])] + [np.array([1.0])] * 50
     hw = homework_pseudocode("AMSGrad", np.zeros(1), gradients, 0.01, **HYPER["AMSGrad"])
-    torch_path = replay(lambda p: torch.optim.Adam(p, lr=0.01, amsgrad=True, eps=1e-8),
-                        np.zeros(1), gradients)
+    torch_path = replay(
+        lambda p: torch.optim.Adam(p, lr=0.01, amsgrad=True, eps=1e-8), np.zeros(1), gradients
+    )
     # the same first step (the maxima agree), then the homework's remembers the spike
     np.testing.assert_allclose(hw[0], torch_path[0], rtol=1e-12)
     assert abs(hw[-1, 0]) < abs(torch_path[-1, 0])

@@ -29,13 +29,22 @@ def _blobs(n, seed=0):
     labels = torch.randint(0, 10, (n,), generator=generator)
     images = 0.2 * torch.rand(n, IMAGE_PIXELS, generator=generator)
     for k in range(10):
-        images[labels == k, 70 * k:70 * k + 70] += 0.8
+        images[labels == k, 70 * k : 70 * k + 70] += 0.8
     return MNISTTensors(images.clamp_(0, 1), labels)
 
 
-TINY = OptimizerGridConfig(optimizers=("SGD", "Adam"), learning_rates=(0.1, 1e-3), seeds=(0, 1),
-                           epochs=2, batch_size=50, hidden_dim=32, train_size=300,
-                           test_size=100, trace_points_per_epoch=3, workers=1)
+TINY = OptimizerGridConfig(
+    optimizers=("SGD", "Adam"),
+    learning_rates=(0.1, 1e-3),
+    seeds=(0, 1),
+    epochs=2,
+    batch_size=50,
+    hidden_dim=32,
+    train_size=300,
+    test_size=100,
+    trace_points_per_epoch=3,
+    workers=1,
+)
 
 
 def test_mlp_shapes_and_parameter_count():
@@ -70,8 +79,14 @@ def test_batches_follow_the_generator():
     for _ in range(2):
         torch.manual_seed(0)
         model = make_mlp(8)
-        stats = train_epoch(model, make_optimizer("SGD", model.parameters(), 0.1), data, 25,
-                            torch.Generator().manual_seed(3), trace_points=5)
+        stats = train_epoch(
+            model,
+            make_optimizer("SGD", model.parameters(), 0.1),
+            data,
+            25,
+            torch.Generator().manual_seed(3),
+            trace_points=5,
+        )
         losses.append(stats.loss_trace)
     assert losses[0] == losses[1]  # 120 / 25: five batches, the last one partial
 
@@ -102,8 +117,11 @@ class _Poisoning(torch.optim.SGD):
 
 
 def _poison(monkeypatch, at, value):
-    monkeypatch.setattr(mnist_training, "make_optimizer",
-                        lambda name, params, lr, **kwargs: _Poisoning(params, lr, at, value))
+    monkeypatch.setattr(
+        mnist_training,
+        "make_optimizer",
+        lambda name, params, lr, **kwargs: _Poisoning(params, lr, at, value),
+    )
 
 
 def test_divergence_in_a_later_epoch_keeps_the_finished_epochs(monkeypatch):
@@ -115,10 +133,13 @@ def test_divergence_in_a_later_epoch_keeps_the_finished_epochs(monkeypatch):
     assert all(math.isfinite(v) for v in result.loss_trace)
 
 
-@pytest.mark.parametrize("value, why", [(math.nan, "a non-finite parameter"),
-                                        (1e30, "finite weights whose test logits overflow")])
-def test_weights_that_blow_up_on_an_epochs_last_batch_end_the_run(monkeypatch, tmp_path, value,
-                                                                   why):
+@pytest.mark.parametrize(
+    "value, why",
+    [(math.nan, "a non-finite parameter"), (1e30, "finite weights whose test logits overflow")],
+)
+def test_weights_that_blow_up_on_an_epochs_last_batch_end_the_run(
+    monkeypatch, tmp_path, value, why
+):
     """The 8th step is epoch 2's last: every loss of the epoch was finite, its update was not."""
     _poison(monkeypatch, at=8, value=value)
     result = train_run("SGD", 0.1, 0, _blobs(200), _blobs(50), TINY)
@@ -144,12 +165,19 @@ def test_epoch_figures_equal_an_independent_evaluation_when_nothing_moves():
     data = _blobs(230)
     torch.manual_seed(0)
     model = make_mlp(16)
-    stats = train_epoch(model, make_optimizer("SGD", model.parameters(), 0.0), data, 50,
-                        torch.Generator().manual_seed(0), trace_points=2)
+    stats = train_epoch(
+        model,
+        make_optimizer("SGD", model.parameters(), 0.0),
+        data,
+        50,
+        torch.Generator().manual_seed(0),
+        trace_points=2,
+    )
     loss, accuracy = evaluate(model, data)
     assert stats.loss == pytest.approx(loss, rel=1e-6) and stats.accuracy == accuracy
-    assert stats.loss == pytest.approx((3 * 50 * stats.loss_trace[0] + 80 * stats.loss_trace[1])
-                                       / 230, rel=1e-6)  # batches 1-3, then 4-5 (50 + 30)
+    assert stats.loss == pytest.approx(
+        (3 * 50 * stats.loss_trace[0] + 80 * stats.loss_trace[1]) / 230, rel=1e-6
+    )  # batches 1-3, then 4-5 (50 + 30)
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
@@ -231,8 +259,7 @@ def blob_mnist(monkeypatch):
     return calls
 
 
-def test_grid_resumes_and_only_loads_when_everything_is_stored(tmp_path, blob_mnist,
-                                                               monkeypatch):
+def test_grid_resumes_and_only_loads_when_everything_is_stored(tmp_path, blob_mnist, monkeypatch):
     results = run_grid(TINY, tmp_path, progress=False)
     assert [(r.optimizer, r.lr, r.seed) for r in results] == grid_runs(TINY)
     folder = results_dir(TINY, tmp_path)
@@ -241,8 +268,9 @@ def test_grid_resumes_and_only_loads_when_everything_is_stored(tmp_path, blob_mn
     run_path(folder, "Adam", 1e-3, 1).unlink()  # an interrupted grid: one run missing
     trained = []
     real_train_run = mnist_grid.train_run
-    monkeypatch.setattr(mnist_grid, "train_run",
-                        lambda *args: trained.append(args[:3]) or real_train_run(*args))
+    monkeypatch.setattr(
+        mnist_grid, "train_run", lambda *args: trained.append(args[:3]) or real_train_run(*args)
+    )
     again = run_grid(TINY, tmp_path, progress=False)
     assert trained == [("Adam", 1e-3, 1)] and _without_times(again) == _without_times(results)
     blob_mnist.clear()
@@ -253,9 +281,11 @@ def test_parallel_workers_give_the_same_results(tmp_path, monkeypatch):
     """Two single-threaded worker processes (spawned) reproduce the in-process runs."""
     config = TINY.replace(optimizers=("AMSGrad",), learning_rates=(1e-3,), epochs=1)
     train, test = _blobs(300), _blobs(100, seed=1)
-    monkeypatch.setattr(mnist_grid, "load_mnist",
-                        lambda train=True, size=None, _data=(train, test):
-                        _data[0] if train else _data[1])
+    monkeypatch.setattr(
+        mnist_grid,
+        "load_mnist",
+        lambda train=True, size=None, _data=(train, test): _data[0] if train else _data[1],
+    )
     parallel = run_grid(config.replace(workers=2), tmp_path / "a", progress=False)
     serial = run_grid(config, tmp_path / "b", progress=False)
     strip = [(r.train_loss, r.test_accuracy, r.loss_trace) for r in parallel]

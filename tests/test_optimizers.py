@@ -55,8 +55,10 @@ def ref_adam(theta, g, state, t, lr, beta1, beta2, delta):
 def ref_amsgrad(theta, g, state, t, lr, beta1, beta2, delta):
     m1, m2, m1_hat, m2_hat = _moments(g, state, t, beta1, beta2)
     m2_max = torch.maximum(state.get("m2_max", torch.zeros_like(g)), m2_hat)
-    return (theta - lr * m1_hat / (delta + torch.sqrt(m2_max)),
-            {"m1": m1, "m2": m2, "m2_max": m2_max})
+    return (
+        theta - lr * m1_hat / (delta + torch.sqrt(m2_max)),
+        {"m1": m1, "m2": m2, "m2_max": m2_max},
+    )
 
 
 def ref_torch_amsgrad(theta, g, state, t, lr, beta1, beta2, delta):
@@ -64,8 +66,10 @@ def ref_torch_amsgrad(theta, g, state, t, lr, beta1, beta2, delta):
     m1, m2, m1_hat, _ = _moments(g, state, t, beta1, beta2)
     m2_max = torch.maximum(state.get("m2_max", torch.zeros_like(g)), m2)
     m2_max_hat = m2_max / (1 - beta2**t)
-    return (theta - lr * m1_hat / (delta + torch.sqrt(m2_max_hat)),
-            {"m1": m1, "m2": m2, "m2_max": m2_max})
+    return (
+        theta - lr * m1_hat / (delta + torch.sqrt(m2_max_hat)),
+        {"m1": m1, "m2": m2, "m2_max": m2_max},
+    )
 
 
 # (class, constructor kwargs, reference, reference kwargs): non-default hyperparameters so that
@@ -73,13 +77,25 @@ def ref_torch_amsgrad(theta, g, state, t, lr, beta1, beta2, delta):
 CASES = [
     (SGD, {"lr": 0.05}, ref_sgd, {"lr": 0.05}),
     (MomentumSGD, {"lr": 0.05, "rho": 0.8}, ref_momentum, {"lr": 0.05, "rho": 0.8}),
-    (RMSProp, {"lr": 0.01, "tau": 0.85, "delta": 1e-6}, ref_rmsprop,
-     {"lr": 0.01, "tau": 0.85, "delta": 1e-6}),
+    (
+        RMSProp,
+        {"lr": 0.01, "tau": 0.85, "delta": 1e-6},
+        ref_rmsprop,
+        {"lr": 0.01, "tau": 0.85, "delta": 1e-6},
+    ),
     (Adagrad, {"lr": 0.1, "delta": 1e-7}, ref_adagrad, {"lr": 0.1, "delta": 1e-7}),
-    (Adam, {"lr": 0.01, "beta1": 0.8, "beta2": 0.99, "delta": 1e-6}, ref_adam,
-     {"lr": 0.01, "beta1": 0.8, "beta2": 0.99, "delta": 1e-6}),
-    (AMSGrad, {"lr": 0.01, "beta1": 0.8, "beta2": 0.99, "delta": 1e-6}, ref_amsgrad,
-     {"lr": 0.01, "beta1": 0.8, "beta2": 0.99, "delta": 1e-6}),
+    (
+        Adam,
+        {"lr": 0.01, "beta1": 0.8, "beta2": 0.99, "delta": 1e-6},
+        ref_adam,
+        {"lr": 0.01, "beta1": 0.8, "beta2": 0.99, "delta": 1e-6},
+    ),
+    (
+        AMSGrad,
+        {"lr": 0.01, "beta1": 0.8, "beta2": 0.99, "delta": 1e-6},
+        ref_amsgrad,
+        {"lr": 0.01, "beta1": 0.8, "beta2": 0.99, "delta": 1e-6},
+    ),
 ]
 IDS = [case[0].__name__ for case in CASES]
 
@@ -95,8 +111,10 @@ def _problem(dtype=torch.float64):
     generator = torch.Generator().manual_seed(0)
     x = torch.randn(32, 5, generator=generator, dtype=dtype)
     y = torch.randn(32, 3, generator=generator, dtype=dtype)
-    params = [torch.randn(5, 3, generator=generator, dtype=dtype),
-              torch.randn(3, generator=generator, dtype=dtype)]
+    params = [
+        torch.randn(5, 3, generator=generator, dtype=dtype),
+        torch.randn(3, generator=generator, dtype=dtype),
+    ]
     return params, (x, y)
 
 
@@ -134,8 +152,11 @@ def test_update_matches_the_pseudocode(cls, kwargs, reference, ref_kwargs):
     _check_against_the_pseudocode(cls, kwargs, reference, ref_kwargs, fused=False)
 
 
-@pytest.mark.parametrize("cls, kwargs, reference, ref_kwargs", FUSED_CASES,
-                         ids=[case[0].__name__ for case in FUSED_CASES])
+@pytest.mark.parametrize(
+    "cls, kwargs, reference, ref_kwargs",
+    FUSED_CASES,
+    ids=[case[0].__name__ for case in FUSED_CASES],
+)
 def test_fused_update_matches_the_pseudocode(cls, kwargs, reference, ref_kwargs):
     """The compiled step (float64 here) against the same line-by-line references."""
     _check_against_the_pseudocode(cls, kwargs, reference, ref_kwargs, fused=True)
@@ -172,19 +193,28 @@ def _train(model, optimizer, steps, seed=1):
 
 TORCH_EQUIVALENTS = [
     (lambda p: SGD(p, lr=0.1), lambda p: torch.optim.SGD(p, lr=0.1)),
-    (lambda p: MomentumSGD(p, lr=0.05, rho=0.9),
-     lambda p: torch.optim.SGD(p, lr=0.05, momentum=0.9, dampening=0)),
-    (lambda p: RMSProp(p, lr=1e-3, tau=0.9, delta=1e-8),
-     lambda p: torch.optim.RMSprop(p, lr=1e-3, alpha=0.9, eps=1e-8)),
-    (lambda p: Adagrad(p, lr=0.05, delta=1e-10),
-     lambda p: torch.optim.Adagrad(p, lr=0.05, eps=1e-10)),
-    (lambda p: Adam(p, lr=1e-3, beta1=0.9, beta2=0.999, delta=1e-8),
-     lambda p: torch.optim.Adam(p, lr=1e-3, betas=(0.9, 0.999), eps=1e-8)),
+    (
+        lambda p: MomentumSGD(p, lr=0.05, rho=0.9),
+        lambda p: torch.optim.SGD(p, lr=0.05, momentum=0.9, dampening=0),
+    ),
+    (
+        lambda p: RMSProp(p, lr=1e-3, tau=0.9, delta=1e-8),
+        lambda p: torch.optim.RMSprop(p, lr=1e-3, alpha=0.9, eps=1e-8),
+    ),
+    (
+        lambda p: Adagrad(p, lr=0.05, delta=1e-10),
+        lambda p: torch.optim.Adagrad(p, lr=0.05, eps=1e-10),
+    ),
+    (
+        lambda p: Adam(p, lr=1e-3, beta1=0.9, beta2=0.999, delta=1e-8),
+        lambda p: torch.optim.Adam(p, lr=1e-3, betas=(0.9, 0.999), eps=1e-8),
+    ),
 ]
 
 
-@pytest.mark.parametrize("ours, theirs", TORCH_EQUIVALENTS,
-                         ids=["SGD", "MomentumSGD", "RMSProp", "Adagrad", "Adam"])
+@pytest.mark.parametrize(
+    "ours, theirs", TORCH_EQUIVALENTS, ids=["SGD", "MomentumSGD", "RMSProp", "Adagrad", "Adam"]
+)
 def test_matches_torch_optim(ours, theirs):
     a, b = _mlp(), _mlp()
     _train(a, ours(a.parameters()), steps=30)
@@ -224,14 +254,16 @@ def test_amsgrad_and_torch_amsgrad_differ_after_a_gradient_spike():
     torch's max of the raw m2 = 1 - beta2, divided by 1 - beta2^2, gives 1 / (1 + beta2)."""
     lr, beta1, beta2, delta = 0.1, 0.9, 0.999, 1e-8
     ours = _scalar_run(lambda p: AMSGrad(p, lr=lr, beta1=beta1, beta2=beta2, delta=delta), [1, 0])
-    theirs = _scalar_run(lambda p: torch.optim.Adam(p, lr=lr, betas=(beta1, beta2), eps=delta,
-                                                    amsgrad=True), [1, 0])
+    theirs = _scalar_run(
+        lambda p: torch.optim.Adam(p, lr=lr, betas=(beta1, beta2), eps=delta, amsgrad=True), [1, 0]
+    )
     assert ours[0] == pytest.approx(theirs[0], rel=1e-12)  # first step: both -lr g/(δ+|g|)
     m1_hat = beta1 * (1 - beta1) / (1 - beta1**2)
     assert ours[1] - ours[0] == pytest.approx(-lr * m1_hat / (delta + 1.0), rel=1e-10)
     torch_m2 = 1 / (1 + beta2)
-    assert theirs[1] - theirs[0] == pytest.approx(-lr * m1_hat / (delta + math.sqrt(torch_m2)),
-                                                  rel=1e-10)
+    assert theirs[1] - theirs[0] == pytest.approx(
+        -lr * m1_hat / (delta + math.sqrt(torch_m2)), rel=1e-10
+    )
     assert abs(ours[1] - ours[0]) < abs(theirs[1] - theirs[0])  # ours steps more cautiously
 
 
@@ -284,26 +316,55 @@ INVALID = [
     (AMSGrad, {"lr": -1.0}, "lr must be"),
     (AMSGrad, {"lr": 0.1, "beta2": 2.0}, "beta2 must be < 1.0"),
     # A parameter group's own hyperparameters are checked like the constructor's.
-    (SGD, {"params": [{"params": _P, "lr": -5}], "lr": 0.1},
-     r"param_groups\[0\]\['lr'\] must be a non-negative number, got -5"),
-    (SGD, {"params": [{"params": _P}, {"params": [torch.nn.Parameter(torch.zeros(1))],
-                                       "lr": FLOAT32_OVERFLOW}], "lr": 0.1},
-     r"param_groups\[1\]\['lr'\] must be <="),
-    (MomentumSGD, {"params": [{"params": _P, "rho": 1.0}], "lr": 0.1},
-     r"param_groups\[0\]\['rho'\] must be < 1\.0"),
-    (RMSProp, {"params": [{"params": _P, "delta": 0}], "lr": 0.1},
-     r"param_groups\[0\]\['delta'\] must be a positive number"),
-    (Adam, {"params": [{"params": _P, "beta2": math.nan}], "lr": 0.1},
-     r"param_groups\[0\]\['beta2'\]"),
-    (AMSGrad, {"params": [{"params": _P, "fused": 1}], "lr": 0.1},
-     r"param_groups\[0\]\['fused'\] must be True or False"),
-    (SGD, {"params": [{"params": _P, "fused": True}], "lr": 0.1},
-     r"param_groups\[0\]\['fused'\] must be False: SGD has no fused step"),
+    (
+        SGD,
+        {"params": [{"params": _P, "lr": -5}], "lr": 0.1},
+        r"param_groups\[0\]\['lr'\] must be a non-negative number, got -5",
+    ),
+    (
+        SGD,
+        {
+            "params": [
+                {"params": _P},
+                {"params": [torch.nn.Parameter(torch.zeros(1))], "lr": FLOAT32_OVERFLOW},
+            ],
+            "lr": 0.1,
+        },
+        r"param_groups\[1\]\['lr'\] must be <=",
+    ),
+    (
+        MomentumSGD,
+        {"params": [{"params": _P, "rho": 1.0}], "lr": 0.1},
+        r"param_groups\[0\]\['rho'\] must be < 1\.0",
+    ),
+    (
+        RMSProp,
+        {"params": [{"params": _P, "delta": 0}], "lr": 0.1},
+        r"param_groups\[0\]\['delta'\] must be a positive number",
+    ),
+    (
+        Adam,
+        {"params": [{"params": _P, "beta2": math.nan}], "lr": 0.1},
+        r"param_groups\[0\]\['beta2'\]",
+    ),
+    (
+        AMSGrad,
+        {"params": [{"params": _P, "fused": 1}], "lr": 0.1},
+        r"param_groups\[0\]\['fused'\] must be True or False",
+    ),
+    (
+        SGD,
+        {"params": [{"params": _P, "fused": True}], "lr": 0.1},
+        r"param_groups\[0\]\['fused'\] must be False: SGD has no fused step",
+    ),
 ]
 
 
-@pytest.mark.parametrize("cls, kwargs, message", INVALID,
-                         ids=[f"{c.__name__}-{i}" for i, (c, _, _) in enumerate(INVALID)])
+@pytest.mark.parametrize(
+    "cls, kwargs, message",
+    INVALID,
+    ids=[f"{c.__name__}-{i}" for i, (c, _, _) in enumerate(INVALID)],
+)
 def test_invalid_hyperparameters_are_refused(cls, kwargs, message):
     kwargs = {"params": _P, **kwargs}
     with pytest.raises(ValueError, match=message):
@@ -362,7 +423,7 @@ def test_param_groups_skip_missing_gradients_and_return_the_closure_loss():
 
     def closure():
         optimizer.zero_grad()
-        loss = (a.sum() + b.sum())
+        loss = a.sum() + b.sum()
         loss.backward()
         return loss
 

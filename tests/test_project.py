@@ -24,8 +24,10 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def _names(requirements):
     """Distribution names of a list of requirement strings, normalised."""
-    return {re.split(r"[<>=!~ \[;]", r.strip(), maxsplit=1)[0].lower().replace("_", "-")
-            for r in requirements}
+    return {
+        re.split(r"[<>=!~ \[;]", r.strip(), maxsplit=1)[0].lower().replace("_", "-")
+        for r in requirements
+    }
 
 
 def test_environment_yml_names_the_same_packages_as_pyproject():
@@ -40,13 +42,14 @@ def test_environment_yml_names_the_same_packages_as_pyproject():
     conda_side -= {"python", "pip"}
     assert conda_side == pip_side, (
         f"only in environment.yml: {sorted(conda_side - pip_side)}; "
-        f"only in pyproject.toml: {sorted(pip_side - conda_side)}")
+        f"only in pyproject.toml: {sorted(pip_side - conda_side)}"
+    )
 
 
 def _tool(name: str) -> str:
     """A command-line tool of this environment (the project's test extra installs them)."""
     path = shutil.which(name, path=str(Path(sys.executable).parent)) or shutil.which(name)
-    assert path, f"{name} is not installed: pip install -e \".[book,test]\""
+    assert path, f'{name} is not installed: pip install -e ".[book,test]"'
     return path
 
 
@@ -54,8 +57,13 @@ def test_notebooks_are_stored_without_outputs(tmp_path):
     """nbstripout's own check (as in pre-commit and CI), shown to fail on a notebook with output."""
     notebooks = sorted((ROOT / "book").glob("*.ipynb"))
     assert notebooks, "the book has no notebooks"
-    check = [_tool("nbstripout"), "--keep-id", "--extra-keys", "cell.metadata.user_expressions",
-             "--verify"]
+    check = [
+        _tool("nbstripout"),
+        "--keep-id",
+        "--extra-keys",
+        "cell.metadata.user_expressions",
+        "--verify",
+    ]
     result = subprocess.run(check + [str(p) for p in notebooks], capture_output=True, text=True)
     assert result.returncode == 0, f"notebooks stored with outputs: {result.stdout}"
 
@@ -70,7 +78,8 @@ def test_notebooks_are_stored_without_outputs(tmp_path):
     nb = json.loads(notebooks[0].read_text())
     markdown = next(c for c in nb["cells"] if c["cell_type"] == "markdown")
     markdown["metadata"]["user_expressions"] = [
-        {"expression": "1 + 1", "result": {"status": "ok", "data": {"text/plain": "2"}}}]
+        {"expression": "1 + 1", "result": {"status": "ok", "data": {"text/plain": "2"}}}
+    ]
     dirty.write_text(json.dumps(nb))
     assert subprocess.run(check + [str(dirty)], capture_output=True).returncode != 0
 
@@ -81,7 +90,7 @@ def test_lint_runs_the_pre_commit_hooks_in_check_mode():
     entries = {h["id"]: h["entry"] for repo in hooks for h in repo["hooks"]}
     assert all(repo["repo"] == "local" for repo in hooks), "hooks must use the project's tools"
     makefile = (ROOT / "Makefile").read_text()
-    lint = makefile[makefile.index("\nlint:"):].split("\n\n")[0]
+    lint = makefile[makefile.index("\nlint:") :].split("\n\n")[0]
     assert "ruff check ." in lint and entries["ruff-check"].startswith("ruff check")
     assert "ruff format --check ." in lint and entries["ruff-format"].startswith("ruff format")
     keys = "--extra-keys cell.metadata.user_expressions"
@@ -120,8 +129,12 @@ def test_default_profile_is_full(monkeypatch):
 
 
 def test_quick_profile_shrinks_every_experiment():
-    for cls in (config.GANConfig, config.GANComparisonConfig, config.OptimizerGridConfig,
-                config.BenchmarkConfig):
+    for cls in (
+        config.GANConfig,
+        config.GANComparisonConfig,
+        config.OptimizerGridConfig,
+        config.BenchmarkConfig,
+    ):
         quick, full = cls.for_profile("quick"), cls.for_profile("full")
         assert quick != full and full == cls()
 
@@ -161,8 +174,11 @@ WORKFLOW = ROOT / ".github" / "workflows" / "book.yml"
 
 def _schema_check(path: Path) -> subprocess.CompletedProcess:
     """check-jsonschema against the GitHub workflow schema it ships (no network needed)."""
-    return subprocess.run([_tool("check-jsonschema"), "--builtin-schema",
-                           "vendor.github-workflows", str(path)], capture_output=True, text=True)
+    return subprocess.run(
+        [_tool("check-jsonschema"), "--builtin-schema", "vendor.github-workflows", str(path)],
+        capture_output=True,
+        text=True,
+    )
 
 
 def test_workflow_is_valid_and_publishes_the_book(tmp_path):
@@ -188,8 +204,9 @@ def test_workflow_is_valid_and_publishes_the_book(tmp_path):
     assert jobs["build"]["needs"] == "check" and jobs["deploy"]["needs"] == "build"
     assert "refs/heads/main" in jobs["build"]["if"]
     assert any(s.get("run") == "make book" for s in steps("build"))
-    upload = next(s for s in steps("build")
-                  if s.get("uses", "").startswith("actions/upload-pages-artifact@"))
+    upload = next(
+        s for s in steps("build") if s.get("uses", "").startswith("actions/upload-pages-artifact@")
+    )
     assert upload["with"]["path"] == "book/_build/html"
     assert uses("deploy") == ["actions/deploy-pages"]
     assert jobs["deploy"]["permissions"] == {"pages": "write", "id-token": "write"}
@@ -203,7 +220,8 @@ def _offline_mathjax():
     import importlib.util
 
     spec = importlib.util.spec_from_file_location(
-        "offline_mathjax", ROOT / "book" / "_ext" / "offline_mathjax.py")
+        "offline_mathjax", ROOT / "book" / "_ext" / "offline_mathjax.py"
+    )
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module

@@ -22,7 +22,8 @@ def fake_package(tmp_path, monkeypatch):
     folder = tmp_path / "fakepkg"
     folder.mkdir()
     (folder / "__init__.py").write_text("")
-    (folder / "model.py").write_text(textwrap.dedent('''\
+    (folder / "model.py").write_text(
+        textwrap.dedent('''\
         """A model."""
         from lib.fakepkg import helper
         from lib.fakepkg.helper import scale
@@ -30,7 +31,8 @@ def fake_package(tmp_path, monkeypatch):
         def f(x):
             """Twice x."""
             return scale * x  # a comment
-        '''))
+        ''')
+    )
     (folder / "helper.py").write_text("scale = 2\n")
     (folder / "lazy.py").write_text("x = 1\n")
     monkeypatch.setattr(lib, "__path__", [*lib.__path__, str(tmp_path)])
@@ -41,11 +43,18 @@ def fake_package(tmp_path, monkeypatch):
 
 def test_digest_follows_imports_and_ignores_comments_docstrings_and_layout(fake_package):
     assert store.code_modules("lib.fakepkg.model") == [
-        "lib.fakepkg", "lib.fakepkg.helper", "lib.fakepkg.model"]
+        "lib.fakepkg",
+        "lib.fakepkg.helper",
+        "lib.fakepkg.model",
+    ]
     before = store.source_digest("lib.fakepkg.model")
     model = fake_package / "model.py"
-    model.write_text(model.read_text().replace("# a comment", "# another comment")
-                     .replace("Twice x.", "Two times x.").replace("scale * x", "scale*x"))
+    model.write_text(
+        model.read_text()
+        .replace("# a comment", "# another comment")
+        .replace("Twice x.", "Two times x.")
+        .replace("scale * x", "scale*x")
+    )
     assert store.source_digest("lib.fakepkg.model") == before
     model.write_text(model.read_text().replace("scale*x", "scale * x + 0"))
     changed = store.source_digest("lib.fakepkg.model")
@@ -64,16 +73,27 @@ def test_digest_refuses_what_is_not_a_source_module():
 
 def test_provenance_covers_settings_code_torch_device_and_dtype():
     prov = store.provenance({"epochs": 2, "sizes": (1, 2)}, ["lib.validation"], device="cpu")
-    assert prov == {"settings": {"epochs": 2, "sizes": [1, 2]},
-                    "code": store.source_digest("lib.validation"), "torch": torch.__version__,
-                    "device": "cpu", "dtype": "torch.float32"}
+    assert prov == {
+        "settings": {"epochs": 2, "sizes": [1, 2]},
+        "code": store.source_digest("lib.validation"),
+        "torch": torch.__version__,
+        "device": "cpu",
+        "dtype": "torch.float32",
+    }
     key = store.provenance_key(prov)
     assert len(key) == 16 and key == store.provenance_key(json.loads(json.dumps(prov)))
-    for change in ({"settings": {"epochs": 3, "sizes": [1, 2]}}, {"torch": "0.0"},
-                   {"device": "cuda:H200"}, {"dtype": "torch.float64"}, {"code": "0" * 64}):
+    for change in (
+        {"settings": {"epochs": 3, "sizes": [1, 2]}},
+        {"torch": "0.0"},
+        {"device": "cuda:H200"},
+        {"dtype": "torch.float64"},
+        {"code": "0" * 64},
+    ):
         assert store.provenance_key({**prov, **change}) != key
-    assert store.provenance({}, ["lib.validation"], device="cpu",
-                            dtype=torch.float64)["dtype"] == "torch.float64"
+    assert (
+        store.provenance({}, ["lib.validation"], device="cpu", dtype=torch.float64)["dtype"]
+        == "torch.float64"
+    )
     with pytest.raises(ValueError, match="settings must be JSON-serialisable"):
         store.provenance({"lr": float("nan")}, ["lib.validation"])
     with pytest.raises(ValueError, match="settings must be a dict"):
@@ -109,8 +129,10 @@ def test_atomic_writer_takes_torch_and_numpy_and_cleans_up_on_error(tmp_path):
         np.savez(file, a=np.ones(2))
     assert np.load(tmp_path / "a.npz")["a"].tolist() == [1.0, 1.0]
     store.write_bytes(tmp_path / "b.bin", b"old")
-    with (pytest.raises(RuntimeError, match="mid-write"),
-          store.atomic_writer(tmp_path / "b.bin") as file):
+    with (
+        pytest.raises(RuntimeError, match="mid-write"),
+        store.atomic_writer(tmp_path / "b.bin") as file,
+    ):
         file.write(b"half of the new")
         raise RuntimeError("mid-write")
     assert (tmp_path / "b.bin").read_bytes() == b"old"
@@ -118,8 +140,12 @@ def test_atomic_writer_takes_torch_and_numpy_and_cleans_up_on_error(tmp_path):
 
 
 def test_stale_temporary_files_of_dead_writers_are_removed(tmp_path):
-    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
-                          capture_output=True, text=True, check=True)
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     dead_pid = int(dead.stdout)
     stale = tmp_path / f".run.json.{dead_pid}.ab12cd34.tmp"
     legacy = tmp_path / ".run.json.k3j4l5.tmp"  # mkstemp's naming, without a pid
@@ -131,13 +157,16 @@ def test_stale_temporary_files_of_dead_writers_are_removed(tmp_path):
     assert store.clean_stale_temps(tmp_path / "missing") == []
 
 
-@pytest.mark.parametrize("content, reason", [
-    (None, "not stored yet"),
-    (b"\xff\xfe{}", "not UTF-8"),
-    (b'{"x": 1', "not valid JSON"),
-    (b"", "not valid JSON"),
-    (b'{"x": NaN}', "not valid JSON"),
-])
+@pytest.mark.parametrize(
+    "content, reason",
+    [
+        (None, "not stored yet"),
+        (b"\xff\xfe{}", "not UTF-8"),
+        (b'{"x": 1', "not valid JSON"),
+        (b"", "not valid JSON"),
+        (b'{"x": NaN}', "not valid JSON"),
+    ],
+)
 def test_unreadable_files_read_as_none_with_the_reason_logged(tmp_path, caplog, content, reason):
     path = tmp_path / "r.json"
     if content is not None:

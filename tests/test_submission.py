@@ -14,14 +14,26 @@ CONFIG = "author: Ada B. Lovelace-King\nlatex:\n  latex_documents:\n    targetna
 def fixture_repo(tmp_path):
     root = tmp_path / "repo"
     files = {
-        "README.md": "readme", "pyproject.toml": "[project]", "environment.yml": "name: x",
-        "Makefile": "all:", "lib/__init__.py": "", "lib/gan_networks.py": "x = 1",
+        "README.md": "readme",
+        "pyproject.toml": "[project]",
+        "environment.yml": "name: x",
+        "Makefile": "all:",
+        "lib/__init__.py": "",
+        "lib/gan_networks.py": "x = 1",
         "tests/test_x.py": "def test(): pass",
-        "benchmarks/__main__.py": "", "benchmarks/results.json": "{}", "book/_config.yml": CONFIG,
-        "book/_toc.yml": "root: intro", "book/intro.md": "# Intro", "book/gan.ipynb": "{}",
-        "book/references.bib": "", "book/_build/html/index.html": "built",
-        "book/_build/latex/report.pdf": "%PDF-1.5", "data/MNIST/raw/t.gz": "data",
-        ".venv/bin/python": "", "lib/__pycache__/x.cpython-311.pyc": "", "results/run.json": "{}",
+        "benchmarks/__main__.py": "",
+        "benchmarks/results.json": "{}",
+        "book/_config.yml": CONFIG,
+        "book/_toc.yml": "root: intro",
+        "book/intro.md": "# Intro",
+        "book/gan.ipynb": "{}",
+        "book/references.bib": "",
+        "book/_build/html/index.html": "built",
+        "book/_build/latex/report.pdf": "%PDF-1.5",
+        "data/MNIST/raw/t.gz": "data",
+        ".venv/bin/python": "",
+        "lib/__pycache__/x.cpython-311.pyc": "",
+        "results/run.json": "{}",
     }
     for name, text in files.items():
         (root / name).parent.mkdir(parents=True, exist_ok=True)
@@ -34,11 +46,22 @@ def test_archive_is_named_after_the_author_and_holds_code_and_report(fixture_rep
     assert target.name == "ee556_2021_hw2_AdaBLovelaceKing.zip"
     names = set(zipfile.ZipFile(target).namelist())
     assert names == {
-        "ee556_2021_hw2_AdaBLovelaceKing.pdf", "README.md", "pyproject.toml", "environment.yml",
-        "Makefile", "lib/__init__.py", "lib/gan_networks.py", "tests/test_x.py",
-        "benchmarks/__main__.py", "benchmarks/results.json",
-        "book/_config.yml", "book/_toc.yml", "book/intro.md", "book/gan.ipynb",
-        "book/references.bib"}
+        "ee556_2021_hw2_AdaBLovelaceKing.pdf",
+        "README.md",
+        "pyproject.toml",
+        "environment.yml",
+        "Makefile",
+        "lib/__init__.py",
+        "lib/gan_networks.py",
+        "tests/test_x.py",
+        "benchmarks/__main__.py",
+        "benchmarks/results.json",
+        "book/_config.yml",
+        "book/_toc.yml",
+        "book/intro.md",
+        "book/gan.ipynb",
+        "book/references.bib",
+    }
 
 
 def test_missing_pdf_is_reported(fixture_repo, tmp_path):
@@ -47,10 +70,13 @@ def test_missing_pdf_is_reported(fixture_repo, tmp_path):
         submission.build(fixture_repo, tmp_path / "dist")
 
 
-@pytest.mark.parametrize("author, expected", [
-    ("Ada Lovelace", "ee556_2021_hw2_AdaLovelace.zip"),
-    ("  Émile   Zola ", "ee556_2021_hw2_EmileZola.zip"),
-])
+@pytest.mark.parametrize(
+    "author, expected",
+    [
+        ("Ada Lovelace", "ee556_2021_hw2_AdaLovelace.zip"),
+        ("  Émile   Zola ", "ee556_2021_hw2_EmileZola.zip"),
+    ],
+)
 def test_archive_name(author, expected):
     assert submission.archive_name(author) == expected
 
@@ -60,17 +86,20 @@ def test_author_without_letters_is_refused():
         submission.archive_name("  1234 ")
 
 
-@pytest.mark.parametrize("author, expected", [
-    ("Søren Ørsted", "SorenOrsted"),
-    ("Łukasz Đoković", "LukaszDokovic"),
-    ("Æsa Straße", "AesaStrasse"),
-    ("José María Ñúñez", "JoseMariaNunez"),
-    ("Zoë O'Brien-Smith 3rd", "ZoeOBrienSmithrd"),
-    ("Αλέξανδρος Παπαδόπουλος", "AlexandrosPapadopoylos"),
-    ("Дмитрий Шостакович", "DmitriyShostakovich"),
-    ("王小明", "WangXiaoMing"),
-    ("e\u0301mile", "emile"),  # a combining accent, not a precomposed letter
-])
+@pytest.mark.parametrize(
+    "author, expected",
+    [
+        ("Søren Ørsted", "SorenOrsted"),
+        ("Łukasz Đoković", "LukaszDokovic"),
+        ("Æsa Straße", "AesaStrasse"),
+        ("José María Ñúñez", "JoseMariaNunez"),
+        ("Zoë O'Brien-Smith 3rd", "ZoeOBrienSmithrd"),
+        ("Αλέξανδρος Παπαδόπουλος", "AlexandrosPapadopoylos"),
+        ("Дмитрий Шостакович", "DmitriyShostakovich"),
+        ("王小明", "WangXiaoMing"),
+        ("e\u0301mile", "emile"),  # a combining accent, not a precomposed letter
+    ],
+)
 def test_names_are_written_in_ascii_letters(author, expected):
     assert submission.ascii_letters(author) == expected
     assert submission.archive_name(author) == f"ee556_2021_hw2_{expected}.zip"
@@ -116,8 +145,9 @@ def test_a_failure_while_writing_leaves_no_partial_archive(fixture_repo, tmp_pat
     assert os.listdir(dist) == [good.name] and good.read_bytes() == before  # old archive intact
 
 
-def test_author_from_the_command_line_or_the_environment(fixture_repo, tmp_path, monkeypatch,
-                                                         capsys):
+def test_author_from_the_command_line_or_the_environment(
+    fixture_repo, tmp_path, monkeypatch, capsys
+):
     monkeypatch.setattr(submission, "repo_root", lambda: fixture_repo)
     assert submission.main(["--out", str(tmp_path / "a"), "--author", "Søren Ørsted"]) == 0
     assert os.listdir(tmp_path / "a") == ["ee556_2021_hw2_SorenOrsted.zip"]

@@ -23,7 +23,8 @@ def built_pdf(build: Path) -> Path:
     if len(pdfs) != 1:
         raise FileNotFoundError(
             f"expected one PDF in {build / 'latex'}, found {[p.name for p in pdfs]}: "
-            "build it with `make pdf`")
+            "build it with `make pdf`"
+        )
     return pdfs[0]
 
 

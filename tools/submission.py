@@ -32,9 +32,12 @@ PDF_MAGIC = b"%PDF-"
 DEFAULT_TARGET = "book.tex"  # Jupyter Book's LaTeX file name when _config.yml sets none
 # Files at the top of the repository that go in, and the folders whose files go in.
 TOP_FILES = ("README.md", "pyproject.toml", "environment.yml", "Makefile", "conftest.py")
-FOLDERS = {"lib": ("*.py",), "tests": ("*.py",), "benchmarks": ("*.py", "results.json"),
-           "book": ("*.ipynb", "*.md", "*.yml", "*.bib", "_ext/*.py", "_static/*.sty",
-                    "_static/*.svg")}
+FOLDERS = {
+    "lib": ("*.py",),
+    "tests": ("*.py",),
+    "benchmarks": ("*.py", "results.json"),
+    "book": ("*.ipynb", "*.md", "*.yml", "*.bib", "_ext/*.py", "_static/*.sty", "_static/*.svg"),
+}
 NEVER = ("_build", "__pycache__", ".ipynb_checkpoints", ".venv", "data", "results")
 
 
@@ -57,16 +60,22 @@ def ascii_letters(author: str) -> str:
             continue  # spaces, punctuation, digits
         spelled = "".join(c for c in anyascii(char) if c.isascii() and c.isalpha())
         if not spelled and unicodedata.category(char)[0] == "L":
-            raise ValueError(f"author: the letter {char!r} of {author!r} has no ASCII spelling; "
-                             f"pass a Latin spelling with --author (or AUTHOR=...)")
+            raise ValueError(
+                f"author: the letter {char!r} of {author!r} has no ASCII spelling; "
+                f"pass a Latin spelling with --author (or AUTHOR=...)"
+            )
         letters.append(spelled)
     name = "".join(letters)
     if not name:
-        raise ValueError(f"author must contain letters (set it with --author, AUTHOR=... or in "
-                         f"book/_config.yml), got {author!r}")
+        raise ValueError(
+            f"author must contain letters (set it with --author, AUTHOR=... or in "
+            f"book/_config.yml), got {author!r}"
+        )
     if len(name) > MAX_NAME_LETTERS:
-        raise ValueError(f"author gives a name of {len(name)} letters, more than the "
-                         f"{MAX_NAME_LETTERS} an archive name can hold: pass a shorter --author")
+        raise ValueError(
+            f"author gives a name of {len(name)} letters, more than the "
+            f"{MAX_NAME_LETTERS} an archive name can hold: pass a shorter --author"
+        )
     return name
 
 
@@ -84,8 +93,10 @@ def book_author(root: Path) -> str:
     """``author`` of ``book/_config.yml``."""
     author = _book_config(root).get("author")
     if not isinstance(author, str):
-        raise ValueError("book/_config.yml has no author: set `author: Name Surname`, or pass "
-                         "--author (make submission AUTHOR=\"Name Surname\")")
+        raise ValueError(
+            "book/_config.yml has no author: set `author: Name Surname`, or pass "
+            '--author (make submission AUTHOR="Name Surname")'
+        )
     return author
 
 
@@ -145,8 +156,10 @@ def build(root: Path, out_dir: Path, pdf: Path | None = None, author: str | None
     pdf = check_pdf(pdf if pdf is not None else find_pdf(root))
     target = Path(out_dir) / name
     clean_stale_temps(out_dir)  # left by a submission that was killed while writing
-    with (atomic_writer(target) as file,
-          zipfile.ZipFile(file, "w", compression=zipfile.ZIP_DEFLATED) as archive):
+    with (
+        atomic_writer(target) as file,
+        zipfile.ZipFile(file, "w", compression=zipfile.ZIP_DEFLATED) as archive,
+    ):
         archive.write(pdf, f"{Path(name).stem}.pdf")
         for path in members(root):
             archive.write(root / path, path.as_posix())
@@ -156,11 +169,18 @@ def build(root: Path, out_dir: Path, pdf: Path | None = None, author: str | None
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=repo_root() / "dist", help="output folder")
-    parser.add_argument("--pdf", type=Path, default=None,
-                        help="the PDF report (default: the book's, as named in book/_config.yml)")
-    parser.add_argument("--author", default=os.environ.get("AUTHOR") or None,
-                        help="'Name Surname' for the archive's name (default: $AUTHOR, else "
-                             "author in book/_config.yml)")
+    parser.add_argument(
+        "--pdf",
+        type=Path,
+        default=None,
+        help="the PDF report (default: the book's, as named in book/_config.yml)",
+    )
+    parser.add_argument(
+        "--author",
+        default=os.environ.get("AUTHOR") or None,
+        help="'Name Surname' for the archive's name (default: $AUTHOR, else "
+        "author in book/_config.yml)",
+    )
     args = parser.parse_args(argv)
     try:
         target = build(repo_root(), args.out, args.pdf, args.author)

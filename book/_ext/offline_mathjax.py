@@ -24,7 +24,8 @@ def mathjax_static_dir() -> Path:
     if static is None or not (static / SCRIPT).is_file():
         raise ExtensionError(
             f"offline MathJax not found: the HTML book takes it from the Python package {PACKAGE} "
-            f"(pip install -e \".[book]\"); without it no page would typeset its math")
+            f'(pip install -e ".[book]"); without it no page would typeset its math'
+        )
     return static
 
 

@@ -63,9 +63,14 @@ def mode_metrics(samples: torch.Tensor, means: torch.Tensor, std: float) -> Mode
 
 
 def wasserstein1(x: torch.Tensor, y: torch.Tensor) -> float:
-    """Exact W1 between the empirical measures of ``x`` and ``y`` (uniform weights, Euclidean cost)."""
+    """Exact W1 between the empirical measures of ``x`` and ``y``.
+
+    Uniform weights on the samples, Euclidean ground cost.
+    """
     if x.ndim != 2 or y.ndim != 2 or x.shape[1] != y.shape[1]:
-        raise ValueError(f"x and y must be (n, dim) and (m, dim), got {tuple(x.shape)} and {tuple(y.shape)}")
+        raise ValueError(
+            f"x and y must be (n, dim) and (m, dim), got {tuple(x.shape)} and {tuple(y.shape)}"
+        )
     xs = x.detach().double().numpy()
     ys = y.detach().double().numpy()
     if not (np.isfinite(xs).all() and np.isfinite(ys).all()):
@@ -77,7 +82,7 @@ def wasserstein1(x: torch.Tensor, y: torch.Tensor) -> float:
 
 
 def plane_grid(box: tuple[float, float, float, float], resolution: int) -> torch.Tensor:
-    """``resolution``² points covering ``box = (xmin, xmax, ymin, ymax)``, shape (resolution², 2)."""
+    """``resolution``² points covering the box (xmin, xmax, ymin, ymax): shape (resolution², 2)."""
     xmin, xmax, ymin, ymax = box
     if not (xmax > xmin and ymax > ymin):
         raise ValueError(f"box must satisfy xmin < xmax and ymin < ymax, got {box}")
@@ -98,9 +103,8 @@ def critic_gradient_norms(critic: torch.nn.Module, points: torch.Tensor) -> torc
 def lipschitz_estimate(
     critic: torch.nn.Module, box: tuple[float, float, float, float], resolution: int = 200
 ) -> float:
-    """Largest gradient norm of the critic over a ``resolution`` × ``resolution`` grid of ``box``."""
+    """Largest gradient norm of the critic over a ``resolution``² grid of ``box``."""
     return float(critic_gradient_norms(critic, plane_grid(box, resolution)).max())
-
 
 
 @dataclass(frozen=True)
@@ -129,14 +133,21 @@ def w1_noise_floor(target: GaussianMixture, n: int, repeats: int = 5, seed: int 
     check_int("repeats", repeats, minimum=1)
     check_int("seed", seed, minimum=0)
     generator = torch.Generator().manual_seed(seed)
-    values = np.array([wasserstein1(sample_target(target, n, generator), sample_target(target, n, generator))
-                       for _ in range(repeats)])
+    values = np.array(
+        [
+            wasserstein1(sample_target(target, n, generator), sample_target(target, n, generator))
+            for _ in range(repeats)
+        ]
+    )
     return NoiseFloor(float(values.mean()), float(values.std()), n, repeats)
 
 
 @dataclass(frozen=True)
 class SeedSummary:
-    """Mean and std over the finished (not diverged) runs of one setting; ``diverged`` counts the rest."""
+    """Mean and std over the finished (not diverged) runs of one setting.
+
+    ``diverged`` counts the runs left out.
+    """
 
     mean: dict
     std: dict

@@ -33,7 +33,9 @@ def _critic_contour(ax, run: TrainingRun, values: np.ndarray):
     return ax.contourf(xs, ys, values, levels=20, cmap="Greys", alpha=0.6)
 
 
-def plot_snapshots(run: TrainingRun, indices: list[int] | None = None, n_real: int = 1000, contour: bool = True):
+def plot_snapshots(
+    run: TrainingRun, indices: list[int] | None = None, n_real: int = 1000, contour: bool = True
+):
     """Target vs generated samples at several snapshots (the base code's figure), critic shading."""
     h = run.history
     if indices is None:
@@ -87,7 +89,7 @@ def plot_objective_vs_w1(run: TrainingRun):
 
 
 def training_animation(run: TrainingRun, n_points: int = 1000, interval_ms: int = 250):
-    """A matplotlib animation of the samples and critic over training (``.to_jshtml()`` for HTML)."""
+    """A matplotlib animation of the samples and critic over training (HTML: ``.to_jshtml()``)."""
     h = run.history
     real = _real_samples(run, n_points)
     fig, ax = plt.subplots(figsize=(4.2, 4.2))
@@ -108,10 +110,15 @@ def training_animation(run: TrainingRun, n_points: int = 1000, interval_ms: int 
 # matplotlib's HTML player draws its buttons with Font Awesome 4 icons from a CDN; the book is
 # read offline, so the icons become plain Unicode glyphs and the stylesheet link goes.
 _PLAYER_GLYPHS = {
-    "fa fa-minus": "&minus;", "fa fa-fast-backward": "&#x25C0;&#x25C0;",
-    "fa fa-step-backward": "|&#x25C0;", "fa fa-play fa-flip-horizontal": "&#x25C0;",
-    "fa fa-pause": "||", "fa fa-play": "&#x25B6;", "fa fa-step-forward": "&#x25B6;|",
-    "fa fa-fast-forward": "&#x25B6;&#x25B6;", "fa fa-plus": "+",
+    "fa fa-minus": "&minus;",
+    "fa fa-fast-backward": "&#x25C0;&#x25C0;",
+    "fa fa-step-backward": "|&#x25C0;",
+    "fa fa-play fa-flip-horizontal": "&#x25C0;",
+    "fa fa-pause": "||",
+    "fa fa-play": "&#x25B6;",
+    "fa fa-step-forward": "&#x25B6;|",
+    "fa fa-fast-forward": "&#x25B6;&#x25B6;",
+    "fa fa-plus": "+",
 }
 
 
@@ -126,8 +133,9 @@ def animation_html(anim: animation.Animation, default_mode: str = "once") -> str
 
 def plot_final_samples(runs: dict, methods: list[str], targets: list[str], n_points: int = 1000):
     """A grid of final samples: one row per target, one column per method (first seed of each)."""
-    fig, axes = plt.subplots(len(targets), len(methods), figsize=(2.5 * len(methods), 2.5 * len(targets)),
-                             squeeze=False)
+    fig, axes = plt.subplots(
+        len(targets), len(methods), figsize=(2.5 * len(methods), 2.5 * len(targets)), squeeze=False
+    )
     for r, target in enumerate(targets):
         for c, method in enumerate(methods):
             ax = axes[r][c]
@@ -155,7 +163,7 @@ def plot_seed_curves(curves: dict, ylabel: str, goal: float | None = None, scale
     for label, (iterations, values) in curves.items():
         values = scale * np.asarray(values, dtype=float)
         mean, std = np.nanmean(values, axis=0), np.nanstd(values, axis=0)
-        line, = ax.plot(iterations, mean, "-o", ms=3, label=label)
+        (line,) = ax.plot(iterations, mean, "-o", ms=3, label=label)
         ax.fill_between(iterations, mean - std, mean + std, color=line.get_color(), alpha=0.2)
     if goal is not None:
         ax.axhline(scale * goal, color="k", ls="--", lw=1, label="goal")

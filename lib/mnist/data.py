@@ -56,11 +56,13 @@ class MNISTTensors:
 
     def __post_init__(self) -> None:
         if self.images.ndim != 2 or self.images.shape[1] != IMAGE_PIXELS:
-            raise ValueError(f"images must have shape (n, {IMAGE_PIXELS}), "
-                             f"got {tuple(self.images.shape)}")
+            raise ValueError(
+                f"images must have shape (n, {IMAGE_PIXELS}), got {tuple(self.images.shape)}"
+            )
         if self.labels.shape != (self.images.shape[0],):
-            raise ValueError(f"labels must have shape ({self.images.shape[0]},), "
-                             f"got {tuple(self.labels.shape)}")
+            raise ValueError(
+                f"labels must have shape ({self.images.shape[0]},), got {tuple(self.labels.shape)}"
+            )
 
     def __len__(self) -> int:
         return self.images.shape[0]
@@ -107,7 +109,8 @@ def _verified_archive(archive: Path) -> bytes:
         raise ValueError(
             f"{archive} is corrupt or truncated (MD5 {digest}, expected {MNIST_MD5[archive.name]}, "
             f"{len(data)} bytes). Delete it and load again to download it, or replace it with "
-            f"the original file.")
+            f"the original file."
+        )
     try:
         return gzip.decompress(data)
     except (OSError, EOFError, zlib.error) as error:  # cannot happen with the right MD5
@@ -128,26 +131,35 @@ def _read_split_file(raw: Path, name: str, dims: int) -> np.ndarray:
                 write_bytes(extracted, data)
                 logger.info("%s: extracted again from %s", extracted, archive.name)
             except OSError as error:  # a read-only data folder: the archive's data still serve
-                logger.warning("%s differs from %s and cannot be rewritten (%s)",
-                               extracted, archive.name, error)
+                logger.warning(
+                    "%s differs from %s and cannot be rewritten (%s)",
+                    extracted,
+                    archive.name,
+                    error,
+                )
         where = archive
     else:
         data, where = extracted.read_bytes(), extracted
     try:
         return parse_idx(data, dims)
     except ValueError as error:
-        raise ValueError(f"{where} is not a valid MNIST file ({error}). Delete it and put the "
-                         f"original {name}.gz in {raw}.") from error
+        raise ValueError(
+            f"{where} is not a valid MNIST file ({error}). Delete it and put the "
+            f"original {name}.gz in {raw}."
+        ) from error
 
 
 def _missing_message(raw: Path, reason: str) -> str:
-    return (f"MNIST could not be loaded from {raw} ({reason}). Put the files "
-            f"{', '.join(MNIST_FILES)} in that folder, or set the DATA_DIR environment variable "
-            f"to a folder whose MNIST/raw/ holds them.")
+    return (
+        f"MNIST could not be loaded from {raw} ({reason}). Put the files "
+        f"{', '.join(MNIST_FILES)} in that folder, or set the DATA_DIR environment variable "
+        f"to a folder whose MNIST/raw/ holds them."
+    )
 
 
-def load_mnist(train: bool, size: int | None = None, root: str | Path | None = None,
-               download: bool = True) -> MNISTTensors:
+def load_mnist(
+    train: bool, size: int | None = None, root: str | Path | None = None, download: bool = True
+) -> MNISTTensors:
     """Load the MNIST training (``train=True``, 60,000 images) or test set (10,000 images).
 
     Args:
@@ -180,8 +192,10 @@ def load_mnist(train: bool, size: int | None = None, root: str | Path | None = N
     images_array = _read_split_file(raw, names[0], dims=3)
     labels_array = _read_split_file(raw, names[1], dims=1)
     if len(images_array) != len(labels_array):
-        raise ValueError(f"{raw} holds {len(images_array)} {names[0]} images but "
-                         f"{len(labels_array)} labels in {names[1]}: replace both files")
+        raise ValueError(
+            f"{raw} holds {len(images_array)} {names[0]} images but "
+            f"{len(labels_array)} labels in {names[1]}: replace both files"
+        )
     images = torch.from_numpy(images_array.copy())
     labels = torch.from_numpy(labels_array.astype(np.int64))
     if size is not None:

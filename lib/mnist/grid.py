@@ -34,12 +34,17 @@ from lib.store import clean_stale_temps, read_json, write_json
 
 def grid_runs(config: OptimizerGridConfig) -> list[tuple[str, float, int]]:
     """Every (optimizer, learning rate, seed) of the grid, in the order they are trained."""
-    return [(name, lr, seed) for lr in config.learning_rates for name in config.optimizers
-            for seed in config.seeds]
+    return [
+        (name, lr, seed)
+        for lr in config.learning_rates
+        for name in config.optimizers
+        for seed in config.seeds
+    ]
 
 
-def run_grid(config: OptimizerGridConfig, root: str | Path | None = None,
-             progress: bool = True) -> list[RunResult]:
+def run_grid(
+    config: OptimizerGridConfig, root: str | Path | None = None, progress: bool = True
+) -> list[RunResult]:
     """Every run of the grid: loaded from the results folder when stored, trained otherwise.
 
     MNIST is loaded only if a run is missing. Missing runs (never stored, or stored in a file
@@ -76,14 +81,19 @@ def run_grid(config: OptimizerGridConfig, root: str | Path | None = None,
     return [results[run] for run in runs]
 
 
-def _train_job(job: tuple[tuple[str, float, int], MNISTTensors, MNISTTensors,
-                          OptimizerGridConfig]) -> RunResult:
+def _train_job(
+    job: tuple[tuple[str, float, int], MNISTTensors, MNISTTensors, OptimizerGridConfig],
+) -> RunResult:
     run, train, test, config = job
     return train_run(*run, train, test, config)
 
 
-def _train_runs(runs: list[tuple[str, float, int]], train: MNISTTensors, test: MNISTTensors,
-                config: OptimizerGridConfig) -> Iterator[tuple[tuple[str, float, int], RunResult]]:
+def _train_runs(
+    runs: list[tuple[str, float, int]],
+    train: MNISTTensors,
+    test: MNISTTensors,
+    config: OptimizerGridConfig,
+) -> Iterator[tuple[tuple[str, float, int], RunResult]]:
     """Yield ``(run, result)`` as each run finishes, ``config.workers`` runs at a time.
 
     The tensors travel to worker processes through shared memory, not as copies.
@@ -99,9 +109,11 @@ def main() -> None:
     start = time.perf_counter()
     results = run_grid(config)
     diverged = [f"{r.optimizer} lr={r.lr!r} seed={r.seed}" for r in results if r.diverged]
-    print(f"{len(results)} runs ready in {time.perf_counter() - start:.0f} s "
-          f"(training time {sum(sum(r.epoch_time) for r in results):.0f} s summed over runs) "
-          f"in {results_dir(config)}; diverged: {', '.join(diverged) or 'none'}")
+    print(
+        f"{len(results)} runs ready in {time.perf_counter() - start:.0f} s "
+        f"(training time {sum(sum(r.epoch_time) for r in results):.0f} s summed over runs) "
+        f"in {results_dir(config)}; diverged: {', '.join(diverged) or 'none'}"
+    )
 
 
 if __name__ == "__main__":

@@ -31,8 +31,14 @@ logger = logging.getLogger(__name__)
 
 #: Settings of the grid that change what a run computes (the lists of optimizers, learning
 #: rates and seeds only choose which runs exist; ``workers`` only how many run at once).
-RUN_SETTINGS = ("epochs", "batch_size", "hidden_dim", "train_size", "test_size",
-                "trace_points_per_epoch")
+RUN_SETTINGS = (
+    "epochs",
+    "batch_size",
+    "hidden_dim",
+    "train_size",
+    "test_size",
+    "trace_points_per_epoch",
+)
 #: The modules that compute a run; the code digest follows their top-level ``lib`` imports
 #: (lib.config, lib.runtime, lib.validation, ...).
 RUN_MODULES = ("lib.mnist.grid", "lib.mnist.training", "lib.mnist.data", "lib.optim.optimizers")
@@ -174,8 +180,10 @@ def record_problem(record, path: Path, config: OptimizerGridConfig) -> str | Non
         return f"fields differ from a stored run's (missing {missing}, unexpected {extra})"
     key = run_key(config)
     if record["key"] != key:
-        return (f"its key {record['key']!r} is not {key!r}: it was computed by other code, "
-                f"settings, torch version, device or dtype")
+        return (
+            f"its key {record['key']!r} is not {key!r}: it was computed by other code, "
+            f"settings, torch version, device or dtype"
+        )
     settings = json.loads(json.dumps(run_settings(config)))
     if record["settings"] != settings:
         return f"its settings {record['settings']!r} are not {settings!r}"
@@ -222,7 +230,10 @@ def _history_problem(record: dict, config: OptimizerGridConfig) -> str | None:
             else:  # the diverged epoch's own entry may or may not have been recorded
                 length_ok = diverged - 1 <= len(values) <= diverged
         if not length_ok:
-            return (f"{name} has {len(values)} entries, expected {expected}" if diverged is None
-                    else f"{name} has {len(values)} entries, too many or too few for a run that "
-                         f"diverged in epoch {diverged}")
+            return (
+                f"{name} has {len(values)} entries, expected {expected}"
+                if diverged is None
+                else f"{name} has {len(values)} entries, too many or too few for a run that "
+                f"diverged in epoch {diverged}"
+            )
     return None

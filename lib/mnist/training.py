@@ -45,8 +45,10 @@ def make_mlp(hidden_dim: int = 256) -> nn.Sequential:
     """The base code's classifier: 784 → hidden → ReLU → hidden → ReLU → 10 (logits)."""
     check_int("hidden_dim", hidden_dim, minimum=1)
     return nn.Sequential(
-        nn.Linear(IMAGE_PIXELS, hidden_dim), nn.ReLU(),
-        nn.Linear(hidden_dim, hidden_dim), nn.ReLU(),
+        nn.Linear(IMAGE_PIXELS, hidden_dim),
+        nn.ReLU(),
+        nn.Linear(hidden_dim, hidden_dim),
+        nn.ReLU(),
         nn.Linear(hidden_dim, NUM_CLASSES),
     )
 
@@ -74,9 +76,14 @@ def _slice_ends(n_batches: int, trace_points: int) -> list[int]:
     return sorted({math.ceil((k + 1) * n_batches / trace_points) for k in range(trace_points)})
 
 
-def train_epoch(model: nn.Module, optimizer: torch.optim.Optimizer, data: MNISTTensors,
-                batch_size: int, generator: torch.Generator,
-                trace_points: int = 1) -> EpochStats:
+def train_epoch(
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    data: MNISTTensors,
+    batch_size: int,
+    generator: torch.Generator,
+    trace_points: int = 1,
+) -> EpochStats:
     """One epoch of minibatch training in an order drawn from ``generator``.
 
     The training loss and accuracy are means over the epoch's minibatches (each measured before
@@ -115,8 +122,9 @@ def train_epoch(model: nn.Module, optimizer: torch.optim.Optimizer, data: MNISTT
         trace.append(slice_loss / examples)
         total_loss, seen, start = total_loss + slice_loss, seen + examples, end
         loss_sum.zero_()
-    return EpochStats(loss=total_loss / seen, accuracy=correct.item() / seen, loss_trace=trace,
-                      diverged=False)
+    return EpochStats(
+        loss=total_loss / seen, accuracy=correct.item() / seen, loss_trace=trace, diverged=False
+    )
 
 
 @torch.inference_mode()
@@ -126,8 +134,8 @@ def evaluate(model: nn.Module, data: MNISTTensors) -> tuple[float, float]:
     loss_sum = torch.zeros((), dtype=torch.float64, device=data.images.device)
     correct = torch.zeros((), dtype=torch.int64, device=data.images.device)
     for start in range(0, len(data), EVAL_BATCH_SIZE):
-        x = data.images[start:start + EVAL_BATCH_SIZE]
-        y = data.labels[start:start + EVAL_BATCH_SIZE]
+        x = data.images[start : start + EVAL_BATCH_SIZE]
+        y = data.labels[start : start + EVAL_BATCH_SIZE]
         logits = model(x)
         loss_sum += F.cross_entropy(logits, y, reduction="sum")
         correct += (logits.argmax(dim=1) == y).sum()
@@ -139,8 +147,14 @@ def parameters_finite(model: nn.Module) -> bool:
     return bool(torch.stack([p.detach().isfinite().all() for p in model.parameters()]).all())
 
 
-def train_run(optimizer: str, lr: float, seed: int, train: MNISTTensors, test: MNISTTensors,
-              config: OptimizerGridConfig) -> RunResult:
+def train_run(
+    optimizer: str,
+    lr: float,
+    seed: int,
+    train: MNISTTensors,
+    test: MNISTTensors,
+    config: OptimizerGridConfig,
+) -> RunResult:
     """Train a fresh MLP (initialised from ``seed``) with one optimizer for ``config.epochs``.
 
     The same seed gives every optimizer the same initial weights and the same minibatch order.
@@ -160,8 +174,9 @@ def train_run(optimizer: str, lr: float, seed: int, train: MNISTTensors, test: M
     result = RunResult(optimizer=optimizer, lr=lr, seed=seed, settings=run_settings(config))
     for epoch in range(1, config.epochs + 1):
         start = time.perf_counter()
-        stats = train_epoch(model, opt, train, config.batch_size, generator,
-                            config.trace_points_per_epoch)
+        stats = train_epoch(
+            model, opt, train, config.batch_size, generator, config.trace_points_per_epoch
+        )
         seconds = time.perf_counter() - start  # the epoch's last read waited for the device
         result.loss_trace.extend(stats.loss_trace)
         if stats.diverged or not parameters_finite(model):

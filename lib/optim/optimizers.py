@@ -120,8 +120,10 @@ class _HandWrittenOptimizer(Optimizer):
         if "fused" in param_group:
             check_bool(f"param_groups[{index}]['fused']", param_group["fused"])
             if param_group["fused"] and not self.supports_fused:
-                raise ValueError(f"param_groups[{index}]['fused'] must be False: "
-                                 f"{type(self).__name__} has no fused step")
+                raise ValueError(
+                    f"param_groups[{index}]['fused'] must be False: "
+                    f"{type(self).__name__} has no fused step"
+                )
         super().add_param_group(param_group)
 
     @torch.no_grad()
@@ -141,9 +143,12 @@ class _HandWrittenOptimizer(Optimizer):
             for state in states:
                 state["step"] += 1
             update = _compiled(self._update) if group["fused"] else self._update
-            update(params, [p.grad for p in params],
-                   *([state[name] for state in states] for name in self._state),
-                   **{name: group[name] for name in self._checks})
+            update(
+                params,
+                [p.grad for p in params],
+                *([state[name] for state in states] for name in self._state),
+                **{name: group[name] for name in self._checks},
+            )
         return loss
 
     def _state_of(self, p: torch.Tensor) -> dict:
@@ -210,8 +215,9 @@ class MomentumSGD(_HandWrittenOptimizer):
     _state: ClassVar[StateMakers] = {"momentum": _zeros}
     _checks: ClassVar[Checks] = {**_HandWrittenOptimizer._checks, "rho": _check_unit_interval}
 
-    def __init__(self, params: Iterable, lr: float, rho: float = 0.9, *,
-                 fused: bool = False) -> None:
+    def __init__(
+        self, params: Iterable, lr: float, rho: float = 0.9, *, fused: bool = False
+    ) -> None:
         super().__init__(params, {"lr": lr, "rho": rho}, fused)
 
     @staticmethod
@@ -243,11 +249,21 @@ class RMSProp(_HandWrittenOptimizer):
     """
 
     _state: ClassVar[StateMakers] = {"square_avg": _zeros}
-    _checks: ClassVar[Checks] = {**_HandWrittenOptimizer._checks, "tau": _check_unit_interval,
-                                 "delta": _check_delta}
+    _checks: ClassVar[Checks] = {
+        **_HandWrittenOptimizer._checks,
+        "tau": _check_unit_interval,
+        "delta": _check_delta,
+    }
 
-    def __init__(self, params: Iterable, lr: float, tau: float = 0.9, delta: float = 1e-8, *,
-                 fused: bool = False) -> None:
+    def __init__(
+        self,
+        params: Iterable,
+        lr: float,
+        tau: float = 0.9,
+        delta: float = 1e-8,
+        *,
+        fused: bool = False,
+    ) -> None:
         super().__init__(params, {"lr": lr, "tau": tau, "delta": delta}, fused)
 
     @staticmethod
@@ -279,8 +295,9 @@ class Adagrad(_HandWrittenOptimizer):
     _state: ClassVar[StateMakers] = {"sum": _zeros}
     _checks: ClassVar[Checks] = {**_HandWrittenOptimizer._checks, "delta": _check_delta}
 
-    def __init__(self, params: Iterable, lr: float, delta: float = 1e-10, *,
-                 fused: bool = False) -> None:
+    def __init__(
+        self, params: Iterable, lr: float, delta: float = 1e-10, *, fused: bool = False
+    ) -> None:
         super().__init__(params, {"lr": lr, "delta": delta}, fused)
 
     @staticmethod
@@ -293,13 +310,24 @@ class Adagrad(_HandWrittenOptimizer):
 class _AdamFamily(_HandWrittenOptimizer):
     """Adam and AMSGrad share their moments, hyperparameters and validation."""
 
-    _checks: ClassVar[Checks] = {**_HandWrittenOptimizer._checks, "beta1": _check_unit_interval,
-               "beta2": _check_unit_interval, "delta": _check_delta}
+    _checks: ClassVar[Checks] = {
+        **_HandWrittenOptimizer._checks,
+        "beta1": _check_unit_interval,
+        "beta2": _check_unit_interval,
+        "delta": _check_delta,
+    }
 
-    def __init__(self, params: Iterable, lr: float, beta1: float = 0.9, beta2: float = 0.999,
-                 delta: float = 1e-8, *, fused: bool = False) -> None:
-        super().__init__(params, {"lr": lr, "beta1": beta1, "beta2": beta2, "delta": delta},
-                         fused)
+    def __init__(
+        self,
+        params: Iterable,
+        lr: float,
+        beta1: float = 0.9,
+        beta2: float = 0.999,
+        delta: float = 1e-8,
+        *,
+        fused: bool = False,
+    ) -> None:
+        super().__init__(params, {"lr": lr, "beta1": beta1, "beta2": beta2, "delta": delta}, fused)
 
 
 class Adam(_AdamFamily):
@@ -324,14 +352,20 @@ class Adam(_AdamFamily):
         fused: one compiled pass per tensor (``True``) or the plain loop (``False``).
     """
 
-    _state: ClassVar[StateMakers] = {"m1": _zeros, "m2": _zeros, "beta1_power": _one,
-                                     "beta2_power": _one}
+    _state: ClassVar[StateMakers] = {
+        "m1": _zeros,
+        "m2": _zeros,
+        "beta1_power": _one,
+        "beta2_power": _one,
+    }
 
     @staticmethod
-    def _update(params, grads, m1s, m2s, beta1_powers, beta2_powers, *, lr, beta1, beta2,
-                delta) -> None:
-        for p, g, m1, m2, beta1_t, beta2_t in zip(params, grads, m1s, m2s, beta1_powers,
-                                                  beta2_powers):
+    def _update(
+        params, grads, m1s, m2s, beta1_powers, beta2_powers, *, lr, beta1, beta2, delta
+    ) -> None:
+        for p, g, m1, m2, beta1_t, beta2_t in zip(
+            params, grads, m1s, m2s, beta1_powers, beta2_powers
+        ):
             beta1_t.mul_(beta1)  # β1^(t+1), kept rather than recomputed with a power
             beta2_t.mul_(beta2)
             m1.mul_(beta1).add_(g, alpha=1 - beta1)
@@ -367,14 +401,21 @@ class AMSGrad(_AdamFamily):
         fused: one compiled pass per tensor (``True``) or the plain loop (``False``).
     """
 
-    _state: ClassVar[StateMakers] = {"m1": _zeros, "m2": _zeros, "m2_max": _zeros,
-                                     "beta1_power": _one, "beta2_power": _one}
+    _state: ClassVar[StateMakers] = {
+        "m1": _zeros,
+        "m2": _zeros,
+        "m2_max": _zeros,
+        "beta1_power": _one,
+        "beta2_power": _one,
+    }
 
     @staticmethod
-    def _update(params, grads, m1s, m2s, m2_maxes, beta1_powers, beta2_powers, *, lr, beta1,
-                beta2, delta) -> None:
-        for p, g, m1, m2, m2_max, beta1_t, beta2_t in zip(params, grads, m1s, m2s, m2_maxes,
-                                                          beta1_powers, beta2_powers):
+    def _update(
+        params, grads, m1s, m2s, m2_maxes, beta1_powers, beta2_powers, *, lr, beta1, beta2, delta
+    ) -> None:
+        for p, g, m1, m2, m2_max, beta1_t, beta2_t in zip(
+            params, grads, m1s, m2s, m2_maxes, beta1_powers, beta2_powers
+        ):
             beta1_t.mul_(beta1)  # β1^(t+1), kept rather than recomputed with a power
             beta2_t.mul_(beta2)
             m1.mul_(beta1).add_(g, alpha=1 - beta1)
