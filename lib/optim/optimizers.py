@@ -27,14 +27,22 @@ tensors rather than computing them from the step count.
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable, Iterable
-from typing import Any, ClassVar
+from collections.abc import Iterable
+from typing import ClassVar
 
 import torch
 from torch.optim import Optimizer
 
-from lib.validation import FLOAT32_MAX, check_bool, check_number
+from lib.optim.base import (
+    Checks,
+    HandWrittenOptimizer,
+    StateMakers,
+    check_delta,
+    check_lr,
+    check_unit_interval,
+    one,
+    zeros,
+)
 
 __all__ = [
     "OPTIMIZER_CLASSES",
@@ -48,123 +56,7 @@ __all__ = [
 ]
 
 
-def check_lr(lr: Any, name: str = "lr") -> float:
-    """``lr`` as a float if it lies in [0, float32 max]: a larger rate overflows a float32 step."""
-    return check_number(name, lr, 0.0, FLOAT32_MAX)
-
-
-def _check_unit_interval(name: str, value: Any) -> float:
-    """A decay rate or a momentum coefficient: in [0, 1)."""
-    return check_number(name, value, 0.0, 1.0, strict_maximum=True)
-
-
-def _check_delta(name: str, value: Any) -> float:
-    # Strictly positive: a parameter whose gradient is exactly zero (a dead ReLU unit) has a zero
-    # second moment, and 0 / (0 + 0) would be NaN.
-    return check_number(name, value, 0.0, strict_minimum=True)
-
-
-@functools.cache
-def _compiled(update: Callable) -> Callable:
-    """``update`` compiled into fused kernels, once per function (torch caches the compiled
-    graphs per function, tensor shapes and constant arguments). The learning rate, a Python
-    number used as a factor, becomes an argument of the kernel, and the step-dependent powers
-    of Adam's bias corrections are state tensors: neither a new rate nor the next step compiles
-    again."""
-    return torch.compile(update, fullgraph=True, dynamic=False)
-
-
-#: Each hyperparameter's check, by name; each state entry's constructor, by name.
-Checks = dict[str, Callable[[str, Any], float]]
-StateMakers = dict[str, Callable[[torch.Tensor], torch.Tensor]]
-
-
-def _zeros(p: torch.Tensor) -> torch.Tensor:
-    return torch.zeros_like(p, memory_format=torch.preserve_format)
-
-
-def _one(p: torch.Tensor) -> torch.Tensor:
-    # A scalar tensor in the parameter's dtype and device: a compiled update reads it as data,
-    # where a Python number that changes every step would be compiled in as a constant.
-    return torch.ones((), dtype=p.dtype, device=p.device)
-
-
-class _HandWrittenOptimizer(Optimizer):
-    """Shared machinery: validation of every group's hyperparameters, lazy state, step counting.
-
-    A subclass names its hyperparameters with their checks (``_checks``), its per-parameter
-    state with the function that creates each entry at the parameter's first step
-    (``_state``), and its update rule (``_update``): a function of the group's parameters,
-    gradients, state tensors (one list per ``_state`` entry, in order) and hyperparameters.
-    """
-
-    _checks: ClassVar[Checks] = {"lr": lambda name, value: check_lr(value, name)}
-    _state: ClassVar[StateMakers] = {}
-    #: Whether the class offers ``fused=True``: only where the benchmarks show that it pays.
-    supports_fused: ClassVar[bool] = True
-
-    def __init__(self, params: Iterable, defaults: dict[str, Any], fused: bool = False) -> None:
-        for name, check in self._checks.items():
-            check(name, defaults[name])
-        check_bool("fused", fused)
-        super().__init__(params, {**defaults, "fused": fused})
-
-    def add_param_group(self, param_group: dict[str, Any]) -> None:
-        """Add a group after checking the hyperparameters it sets itself (the others are the
-        constructor's, already checked); an invalid group raises ``ValueError`` naming the
-        hyperparameter and is not added."""
-        index = len(self.param_groups)
-        for name, check in self._checks.items():
-            if name in param_group:
-                check(f"param_groups[{index}]['{name}']", param_group[name])
-        if "fused" in param_group:
-            check_bool(f"param_groups[{index}]['fused']", param_group["fused"])
-            if param_group["fused"] and not self.supports_fused:
-                raise ValueError(
-                    f"param_groups[{index}]['fused'] must be False: "
-                    f"{type(self).__name__} has no fused step"
-                )
-        super().add_param_group(param_group)
-
-    @torch.no_grad()
-    def step(self, closure=None):
-        """Perform one update of every parameter that has a gradient; return ``closure()``."""
-        loss = None
-        if closure is not None:
-            with torch.enable_grad():
-                loss = closure()
-        for group in self.param_groups:
-            params = [p for p in group["params"] if p.grad is not None]
-            if not params:
-                continue
-            if any(p.grad.is_sparse for p in params):
-                raise RuntimeError(f"{type(self).__name__} does not support sparse gradients")
-            states = [self._state_of(p) for p in params]
-            for state in states:
-                state["step"] += 1
-            update = _compiled(self._update) if group["fused"] else self._update
-            update(
-                params,
-                [p.grad for p in params],
-                *([state[name] for state in states] for name in self._state),
-                **{name: group[name] for name in self._checks},
-            )
-        return loss
-
-    def _state_of(self, p: torch.Tensor) -> dict:
-        state = self.state[p]
-        if not state:
-            state["step"] = 0  # a Python int: load_state_dict keeps it as it is
-            for name, make in self._state.items():
-                state[name] = make(p)
-        return state
-
-    @staticmethod
-    def _update(params, grads, *states, **hyperparameters) -> None:
-        raise NotImplementedError
-
-
-class SGD(_HandWrittenOptimizer):
+class SGD(HandWrittenOptimizer):
     r"""Vanilla minibatch stochastic gradient descent.
 
     .. math::
@@ -192,7 +84,7 @@ class SGD(_HandWrittenOptimizer):
             p.add_(g, alpha=-lr)
 
 
-class MomentumSGD(_HandWrittenOptimizer):
+class MomentumSGD(HandWrittenOptimizer):
     r"""Minibatch SGD with heavy-ball momentum (Polyak, 1964).
 
     .. math::
@@ -212,8 +104,8 @@ class MomentumSGD(_HandWrittenOptimizer):
         fused: one compiled pass per tensor (``True``) or the plain loop (``False``).
     """
 
-    _state: ClassVar[StateMakers] = {"momentum": _zeros}
-    _checks: ClassVar[Checks] = {**_HandWrittenOptimizer._checks, "rho": _check_unit_interval}
+    _state: ClassVar[StateMakers] = {"momentum": zeros}
+    _checks: ClassVar[Checks] = {**HandWrittenOptimizer._checks, "rho": check_unit_interval}
 
     def __init__(
         self, params: Iterable, lr: float, rho: float = 0.9, *, fused: bool = False
@@ -227,7 +119,7 @@ class MomentumSGD(_HandWrittenOptimizer):
             p.sub_(lr * m)
 
 
-class RMSProp(_HandWrittenOptimizer):
+class RMSProp(HandWrittenOptimizer):
     r"""RMSProp (Tieleman and Hinton, 2012): the step is divided by a running root mean square.
 
     .. math::
@@ -248,11 +140,11 @@ class RMSProp(_HandWrittenOptimizer):
         fused: one compiled pass per tensor (``True``) or the plain loop (``False``).
     """
 
-    _state: ClassVar[StateMakers] = {"square_avg": _zeros}
+    _state: ClassVar[StateMakers] = {"square_avg": zeros}
     _checks: ClassVar[Checks] = {
-        **_HandWrittenOptimizer._checks,
-        "tau": _check_unit_interval,
-        "delta": _check_delta,
+        **HandWrittenOptimizer._checks,
+        "tau": check_unit_interval,
+        "delta": check_delta,
     }
 
     def __init__(
@@ -273,7 +165,7 @@ class RMSProp(_HandWrittenOptimizer):
             p.sub_(lr * g / (delta + r.sqrt()))
 
 
-class Adagrad(_HandWrittenOptimizer):
+class Adagrad(HandWrittenOptimizer):
     r"""Adagrad (Duchi et al., 2011): the step is divided by the root of the summed squares.
 
     .. math::
@@ -292,8 +184,8 @@ class Adagrad(_HandWrittenOptimizer):
         fused: one compiled pass per tensor (``True``) or the plain loop (``False``).
     """
 
-    _state: ClassVar[StateMakers] = {"sum": _zeros}
-    _checks: ClassVar[Checks] = {**_HandWrittenOptimizer._checks, "delta": _check_delta}
+    _state: ClassVar[StateMakers] = {"sum": zeros}
+    _checks: ClassVar[Checks] = {**HandWrittenOptimizer._checks, "delta": check_delta}
 
     def __init__(
         self, params: Iterable, lr: float, delta: float = 1e-10, *, fused: bool = False
@@ -307,14 +199,14 @@ class Adagrad(_HandWrittenOptimizer):
             p.sub_(lr * g / (delta + r.sqrt()))
 
 
-class _AdamFamily(_HandWrittenOptimizer):
+class _AdamFamily(HandWrittenOptimizer):
     """Adam and AMSGrad share their moments, hyperparameters and validation."""
 
     _checks: ClassVar[Checks] = {
-        **_HandWrittenOptimizer._checks,
-        "beta1": _check_unit_interval,
-        "beta2": _check_unit_interval,
-        "delta": _check_delta,
+        **HandWrittenOptimizer._checks,
+        "beta1": check_unit_interval,
+        "beta2": check_unit_interval,
+        "delta": check_delta,
     }
 
     def __init__(
@@ -353,10 +245,10 @@ class Adam(_AdamFamily):
     """
 
     _state: ClassVar[StateMakers] = {
-        "m1": _zeros,
-        "m2": _zeros,
-        "beta1_power": _one,
-        "beta2_power": _one,
+        "m1": zeros,
+        "m2": zeros,
+        "beta1_power": one,
+        "beta2_power": one,
     }
 
     @staticmethod
@@ -402,11 +294,11 @@ class AMSGrad(_AdamFamily):
     """
 
     _state: ClassVar[StateMakers] = {
-        "m1": _zeros,
-        "m2": _zeros,
-        "m2_max": _zeros,
-        "beta1_power": _one,
-        "beta2_power": _one,
+        "m1": zeros,
+        "m2": zeros,
+        "m2_max": zeros,
+        "beta1_power": one,
+        "beta2_power": one,
     }
 
     @staticmethod
