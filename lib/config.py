@@ -17,8 +17,14 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from lib.validation import (FLOAT32_MAX, check_bool, check_choice, check_int, check_number,
-                            check_sequence)
+from lib.validation import (
+    FLOAT32_MAX,
+    check_bool,
+    check_choice,
+    check_int,
+    check_number,
+    check_sequence,
+)
 
 PROFILES = ("quick", "full")
 DEFAULT_PROFILE = "full"
@@ -92,7 +98,9 @@ def _changes(name: str, variants) -> None:
 
 def _field_changes(name: str, changes, fields: set[str]) -> None:
     if not isinstance(changes, tuple):
-        raise ValueError(f"{name} must be a tuple of (GANConfig field, value) pairs, got {changes!r}")
+        raise ValueError(
+            f"{name} must be a tuple of (GANConfig field, value) pairs, got {changes!r}"
+        )
     for change in changes:
         if not (isinstance(change, tuple) and len(change) == 2 and change[0] in fields):
             raise ValueError(f"{name} must hold (GANConfig field, value) pairs, got {change!r}")
@@ -138,8 +146,17 @@ class GANConfig(_Profiled):
 
         check_choice("target", self.target, TARGETS)
         check_choice("lipschitz", self.lipschitz, LIPSCHITZ_METHODS)
-        _positive_ints(self, "iterations", "n_critic", "batch_size", "noise_dim", "hidden_dim",
-                       "snapshot_every", "eval_samples", "num_threads")
+        _positive_ints(
+            self,
+            "iterations",
+            "n_critic",
+            "batch_size",
+            "noise_dim",
+            "hidden_dim",
+            "snapshot_every",
+            "eval_samples",
+            "num_threads",
+        )
         _optional_positive_int("critic_hidden_dim", self.critic_hidden_dim)
         # A rate beyond the float32 range overflows the float32 parameters' first step.
         check_number("lr", self.lr, 0.0, FLOAT32_MAX, strict_minimum=True)
@@ -172,7 +189,10 @@ class GANComparisonConfig(_Profiled):
         ("gradient_penalty_0.1", (("lipschitz", "gradient_penalty"), ("gp_weight", 0.1))),
         # Each method's own setting moved once, to see how sensitive it is.
         ("weight_clipping_0.1", (("lipschitz", "weight_clipping"), ("clip", 0.1))),
-        ("spectral_regularisation_1", (("lipschitz", "spectral_regularisation"), ("sr_weight", 1.0))),
+        (
+            "spectral_regularisation_1",
+            (("lipschitz", "spectral_regularisation"), ("sr_weight", 1.0)),
+        ),
     )
     targets: tuple[str, ...] = ("two_gaussians", "ring", "grid")
     seeds: tuple[int, ...] = (1, 2, 3)
@@ -201,16 +221,37 @@ class GANComparisonConfig(_Profiled):
     # ablation varies the critic's width alone). Runs of equal widths train as one stack.
     capacity_targets: tuple[str, ...] = ("ring", "grid")
     capacity_variants: tuple = (
-        ("GP 0.1, generator 400", (("lipschitz", "gradient_penalty"), ("gp_weight", 0.1), ("hidden_dim", 400),
-                                   ("critic_hidden_dim", 100))),
-        ("GP 0.1, both 400", (("lipschitz", "gradient_penalty"), ("gp_weight", 0.1), ("hidden_dim", 400))),
-        ("GP 1, both 400", (("lipschitz", "gradient_penalty"), ("gp_weight", 1.0), ("hidden_dim", 400))),
+        (
+            "GP 0.1, generator 400",
+            (
+                ("lipschitz", "gradient_penalty"),
+                ("gp_weight", 0.1),
+                ("hidden_dim", 400),
+                ("critic_hidden_dim", 100),
+            ),
+        ),
+        (
+            "GP 0.1, both 400",
+            (("lipschitz", "gradient_penalty"), ("gp_weight", 0.1), ("hidden_dim", 400)),
+        ),
+        (
+            "GP 1, both 400",
+            (("lipschitz", "gradient_penalty"), ("gp_weight", 1.0), ("hidden_dim", 400)),
+        ),
     )
     capacity_iterations: int = 10_000
 
-    QUICK = {"seeds": (1,), "iterations": 200, "eval_samples": 500, "ablation_iterations": 200,
-             "long_iterations": 400, "capacity_iterations": 200, "floor_repeats": 2, "timing_iterations": 50,
-             "workers": 1}  # one process: starting workers costs more than it saves
+    QUICK = {
+        "seeds": (1,),
+        "iterations": 200,
+        "eval_samples": 500,
+        "ablation_iterations": 200,
+        "long_iterations": 400,
+        "capacity_iterations": 200,
+        "floor_repeats": 2,
+        "timing_iterations": 50,
+        "workers": 1,
+    }  # one process: starting workers costs more than it saves
 
     def __post_init__(self):
         from lib.gan.targets import TARGETS
@@ -218,14 +259,31 @@ class GANComparisonConfig(_Profiled):
         _changes("variants", self.variants)
         _changes("ablation_variants", self.ablation_variants)
         _changes("capacity_variants", self.capacity_variants)
-        check_sequence("capacity_targets", self.capacity_targets, lambda n, v: check_choice(n, v, TARGETS),
-                       unique=True)
-        _field_changes("long_variant", self.long_variant, {f.name for f in dataclasses.fields(GANConfig)})
-        check_sequence("targets", self.targets, lambda n, v: check_choice(n, v, TARGETS), unique=True)
+        check_sequence(
+            "capacity_targets",
+            self.capacity_targets,
+            lambda n, v: check_choice(n, v, TARGETS),
+            unique=True,
+        )
+        _field_changes(
+            "long_variant", self.long_variant, {f.name for f in dataclasses.fields(GANConfig)}
+        )
+        check_sequence(
+            "targets", self.targets, lambda n, v: check_choice(n, v, TARGETS), unique=True
+        )
         check_choice("ablation_target", self.ablation_target, TARGETS)
         check_sequence("seeds", self.seeds, lambda n, v: check_int(n, v, 0, 2**32 - 1), unique=True)
-        _positive_ints(self, "iterations", "eval_samples", "workers", "ablation_iterations",
-                       "long_iterations", "floor_repeats", "timing_iterations", "capacity_iterations")
+        _positive_ints(
+            self,
+            "iterations",
+            "eval_samples",
+            "workers",
+            "ablation_iterations",
+            "long_iterations",
+            "floor_repeats",
+            "timing_iterations",
+            "capacity_iterations",
+        )
 
 
 @dataclass(frozen=True)
@@ -250,11 +308,19 @@ class OptimizerGridConfig(_Profiled):
     def __post_init__(self):
         from lib.optim.optimizers import OPTIMIZER_CLASSES, check_lr
 
-        check_sequence("optimizers", self.optimizers,
-                       lambda n, v: check_choice(n, v, tuple(OPTIMIZER_CLASSES)), unique=True)
-        check_sequence("learning_rates", self.learning_rates, lambda n, v: check_lr(v, n), unique=True)
+        check_sequence(
+            "optimizers",
+            self.optimizers,
+            lambda n, v: check_choice(n, v, tuple(OPTIMIZER_CLASSES)),
+            unique=True,
+        )
+        check_sequence(
+            "learning_rates", self.learning_rates, lambda n, v: check_lr(v, n), unique=True
+        )
         check_sequence("seeds", self.seeds, lambda n, v: check_int(n, v, 0, 2**32 - 1), unique=True)
-        _positive_ints(self, "epochs", "batch_size", "hidden_dim", "trace_points_per_epoch", "workers")
+        _positive_ints(
+            self, "epochs", "batch_size", "hidden_dim", "trace_points_per_epoch", "workers"
+        )
         _optional_positive_int("train_size", self.train_size)
         _optional_positive_int("test_size", self.test_size)
 
@@ -271,7 +337,9 @@ class BenchmarkConfig(_Profiled):
     threads: int = 1  # torch intra-op threads while measuring: the grid trains runs single-threaded
     repeats: int = 5  # alternating repetitions of every timing (the fastest is kept)
     epoch_train_size: int | None = None  # images per measured epoch; None: all 60,000
-    epoch_optimizer: str = "SGD"  # optimizer of both loops: the base code's (lib.optim.optimizers name)
+    epoch_optimizer: str = (
+        "SGD"  # optimizer of both loops: the base code's (lib.optim.optimizers name)
+    )
     epoch_lr: float = 1e-2
     matmul_size: int = 1024  # n of the n×n float32 matmuls that measure peak throughput
     matmul_count: int = 20  # products per timing of the peak throughput
@@ -279,8 +347,13 @@ class BenchmarkConfig(_Profiled):
     gan_iterations: tuple[int, int] = (200, 1_000)  # two run lengths; their difference gives it/s
     gan_eval_samples: int | None = None  # samples per snapshot; None: the homework's GANConfig
 
-    QUICK = {"epoch_train_size": 2_000, "matmul_count": 5,
-             "optimizer_steps": 50, "gan_iterations": (20, 60), "gan_eval_samples": 200}
+    QUICK = {
+        "epoch_train_size": 2_000,
+        "matmul_count": 5,
+        "optimizer_steps": 50,
+        "gan_iterations": (20, 60),
+        "gan_eval_samples": 200,
+    }
 
     def __post_init__(self):
         from lib.optim.optimizers import OPTIMIZER_CLASSES, check_lr
@@ -290,7 +363,13 @@ class BenchmarkConfig(_Profiled):
         _optional_positive_int("gan_eval_samples", self.gan_eval_samples)
         check_choice("epoch_optimizer", self.epoch_optimizer, tuple(OPTIMIZER_CLASSES))
         check_lr(self.epoch_lr, "epoch_lr")
-        short, long = check_sequence("gan_iterations", self.gan_iterations,
-                                     lambda n, v: check_int(n, v, minimum=1), min_length=2)
+        short, long = check_sequence(
+            "gan_iterations",
+            self.gan_iterations,
+            lambda n, v: check_int(n, v, minimum=1),
+            min_length=2,
+        )
         if len(self.gan_iterations) != 2 or not short < long:
-            raise ValueError(f"gan_iterations must be two lengths, shorter first, got {self.gan_iterations!r}")
+            raise ValueError(
+                f"gan_iterations must be two lengths, shorter first, got {self.gan_iterations!r}"
+            )

@@ -45,8 +45,9 @@ def test_gda_matrix_power_is_the_power_of_the_iteration_matrix(gamma):
     matrix = mm.iteration_matrix("simultaneous", gamma)
     for k in (0, 1, 7, 40):
         expected = np.linalg.matrix_power(matrix, k)
-        assert np.allclose(mm.gda_matrix_power(gamma, k), expected, rtol=1e-12,
-                           atol=1e-12 * np.abs(expected).max())
+        assert np.allclose(
+            mm.gda_matrix_power(gamma, k), expected, rtol=1e-12, atol=1e-12 * np.abs(expected).max()
+        )
 
 
 def test_simultaneous_gda_moves_away_from_every_start_but_the_saddle():
@@ -60,8 +61,9 @@ def test_simultaneous_gda_moves_away_from_every_start_but_the_saddle():
 @pytest.mark.parametrize("gamma", [0.1, 0.5, 1.3])
 def test_numeric_and_symbolic_iteration_matrices_agree(method, gamma):
     symbolic = mm.symbolic_iteration_matrix(method).subs(mm.GAMMA, gamma)
-    assert np.allclose(np.array(symbolic, dtype=float), mm.iteration_matrix(method, gamma),
-                       rtol=0, atol=1e-14)
+    assert np.allclose(
+        np.array(symbolic, dtype=float), mm.iteration_matrix(method, gamma), rtol=0, atol=1e-14
+    )
 
 
 @pytest.mark.parametrize("method", mm.METHODS)
@@ -91,15 +93,24 @@ def test_measured_growth_rate_matches_the_spectral_radius(method, gamma):
     assert measured == pytest.approx(mm.spectral_radius(method, gamma), abs=2e-3)
 
 
-@pytest.mark.parametrize("method, gamma, expected", [
-    ("simultaneous", 1e-6, "diverges"), ("simultaneous", 0.5, "diverges"),
-    ("alternating", 0.5, "cycles"), ("alternating", 1.999, "cycles"),
-    ("alternating", 2.0, "diverges"), ("alternating", 2.5, "diverges"),
-    ("extragradient", 0.5, "converges"), ("extragradient", 1.0, "cycles"),
-    ("extragradient", 1.01, "diverges"),
-    ("optimistic", 0.5, "converges"), ("optimistic", 1 / math.sqrt(3), "cycles"),
-    ("optimistic", math.sqrt(3) / 3, "cycles"), ("optimistic", 0.6, "diverges"),
-])
+@pytest.mark.parametrize(
+    "method, gamma, expected",
+    [
+        ("simultaneous", 1e-6, "diverges"),
+        ("simultaneous", 0.5, "diverges"),
+        ("alternating", 0.5, "cycles"),
+        ("alternating", 1.999, "cycles"),
+        ("alternating", 2.0, "diverges"),
+        ("alternating", 2.5, "diverges"),
+        ("extragradient", 0.5, "converges"),
+        ("extragradient", 1.0, "cycles"),
+        ("extragradient", 1.01, "diverges"),
+        ("optimistic", 0.5, "converges"),
+        ("optimistic", 1 / math.sqrt(3), "cycles"),
+        ("optimistic", math.sqrt(3) / 3, "cycles"),
+        ("optimistic", 0.6, "diverges"),
+    ],
+)
 def test_regime_table(method, gamma, expected):
     assert mm.regime(method, gamma) == expected
 
@@ -144,8 +155,11 @@ def test_optimistic_gda_settles_on_a_six_cycle_at_its_step_size_limit():
 
 def test_optimistic_first_step_is_a_gda_step():
     for gamma in (0.1, 0.7):
-        assert np.allclose(mm.iterate("optimistic", gamma, (2.0, 0.5), 1)[1],
-                           mm.iterate("simultaneous", gamma, (2.0, 0.5), 1)[1], rtol=1e-15)
+        assert np.allclose(
+            mm.iterate("optimistic", gamma, (2.0, 0.5), 1)[1],
+            mm.iterate("simultaneous", gamma, (2.0, 0.5), 1)[1],
+            rtol=1e-15,
+        )
 
 
 @pytest.mark.parametrize("method, gamma", [("extragradient", 0.7), ("optimistic", 0.5)])
@@ -193,8 +207,11 @@ BAD_ARGUMENTS = [
 ]
 
 
-@pytest.mark.parametrize("function, args, message", BAD_ARGUMENTS,
-                         ids=[f"{f.__name__}-{i}" for i, (f, _, _) in enumerate(BAD_ARGUMENTS)])
+@pytest.mark.parametrize(
+    "function, args, message",
+    BAD_ARGUMENTS,
+    ids=[f"{f.__name__}-{i}" for i, (f, _, _) in enumerate(BAD_ARGUMENTS)],
+)
 def test_invalid_arguments_raise_value_error_naming_the_argument(function, args, message):
     with pytest.raises(ValueError, match=message):
         function(*args)

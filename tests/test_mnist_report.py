@@ -11,13 +11,12 @@ from lib.mnist.report import (
     accuracy_table,
     describe_ranking,
     gap,
-    homework_pseudocode,
     rank_against,
-    replay,
     smallest_gap,
     tied_with_best,
 )
 from lib.optim.optimizers import AMSGrad, MomentumSGD, RMSProp
+from lib.optim.replay import homework_pseudocode, replay
 
 HYPER = {
     "SGD": {},

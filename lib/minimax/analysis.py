@@ -46,6 +46,7 @@ _AT_LIMIT = {"alternating": "diverges", "extragradient": "cycles", "optimistic":
 
 # --- the game ------------------------------------------------------------------------------
 
+
 def objective(x, y):
     """f(x, y) = (x - 1)(y - 1); works on floats, arrays and sympy expressions."""
     return (x - 1) * (y - 1)
@@ -84,6 +85,7 @@ def _step(method, gamma, z, z_prev):
 
 # --- argument checks -------------------------------------------------------------------------
 
+
 def _check_method(method):
     if not isinstance(method, str) or method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
@@ -105,11 +107,13 @@ def _check_point(z0):
         raise ValueError(f"z0 must be a point (x0, y0) of two finite numbers, got {z0!r}") from err
     if point.shape != (2,) or not np.all(np.isfinite(point)):
         raise ValueError(
-            f"z0 must be a point (x0, y0) of two finite numbers, got shape {point.shape}: {z0!r}")
+            f"z0 must be a point (x0, y0) of two finite numbers, got shape {point.shape}: {z0!r}"
+        )
     return point
 
 
 # --- iterates and iteration matrices -----------------------------------------------------------
+
 
 def iterate(method: str, gamma: float, z0, steps: int) -> np.ndarray:
     """The iterates z_0, ..., z_steps of ``method`` with step size ``gamma``, in float64.
@@ -164,6 +168,7 @@ def iteration_matrix(method: str, gamma: float) -> np.ndarray:
 
 # --- closed forms ------------------------------------------------------------------------------
 
+
 def gda_matrix_power(gamma: float, k: int) -> np.ndarray:
     """M^k for simultaneous GDA: (1 + gamma^2)^(k/2) times the rotation by k arctan(gamma)."""
     gamma, k = _check_gamma(gamma), _check_count("k", k)
@@ -201,7 +206,7 @@ def spectral_radius(method: str, gamma: float) -> float:
     if method == "alternating":
         return 1.0 if g <= 2.0 else (g * g - 2.0 + g * math.sqrt(g * g - 4.0)) / 2.0
     if method == "extragradient":
-        return math.sqrt(1.0 - g * g + g ** 4)
+        return math.sqrt(1.0 - g * g + g**4)
     if g <= 0.5:  # optimistic, real square root: eigenvalues (1 +- sqrt(1 - 4g^2))/2 - i g
         return math.sqrt((1.0 + math.sqrt(1.0 - 4.0 * g * g)) / 2.0)
     return math.sqrt(0.25 + (g + math.sqrt(g * g - 0.25)) ** 2)
@@ -251,4 +256,4 @@ def estimate_growth_rate(method: str, gamma: float, steps: int = 2000) -> float:
         new = state_norm(w_new, w)
         logs.append(math.log(new / state_norm(w, w_prev)))
         w, w_prev = w_new / new, w / new  # rescale the state to unit norm
-    return math.exp(float(np.mean(logs[steps // 2:])))
+    return math.exp(float(np.mean(logs[steps // 2 :])))

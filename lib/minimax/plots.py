@@ -32,8 +32,9 @@ def _contours(ax, xlim, ylim):
     grid_x, grid_y = np.meshgrid(xs, ys)
     values = (grid_x - 1) * (grid_y - 1)
     bound = float(np.abs(values).max())
-    ax.contour(grid_x, grid_y, values, levels=np.linspace(-bound, bound, 15), colors="0.85",
-               linewidths=0.6)
+    ax.contour(
+        grid_x, grid_y, values, levels=np.linspace(-bound, bound, 15), colors="0.85", linewidths=0.6
+    )
 
 
 def plot_gda_divergence(gammas, z0, steps, spiral_gamma, spiral_steps):
@@ -49,16 +50,26 @@ def plot_gda_divergence(gammas, z0, steps, spiral_gamma, spiral_steps):
     for i, gamma in enumerate(gammas):
         path = iterate("simultaneous", gamma, z0, steps)
         colour = f"C{i}"
-        growth = (1 + gamma ** 2) ** (k / 2) * w0
-        left.fill_between(k, np.maximum(growth - np.sqrt(2), 1e-2), growth + np.sqrt(2),
-                          color=colour, alpha=0.12, linewidth=0)
+        growth = (1 + gamma**2) ** (k / 2) * w0
+        left.fill_between(
+            k,
+            np.maximum(growth - np.sqrt(2), 1e-2),
+            growth + np.sqrt(2),
+            color=colour,
+            alpha=0.12,
+            linewidth=0,
+        )
         left.semilogy(k, growth, "-", color=colour, linewidth=1.2, label=rf"$\gamma={gamma:g}$")
         left.semilogy(k, np.linalg.norm(path, axis=1), "o", color=colour, markersize=2.5)
     left.plot([], [], "o", color="0.4", markersize=3, label=r"$\|z_k\|$, iterates")
     left.plot([], [], "-", color="0.4", label=r"$(1+\gamma^2)^{k/2}\,\|z_0-z^*\|$")
     left.fill_between([], [], [], color="0.4", alpha=0.2, label=r"$\pm\sqrt{2}$")
-    left.set(xlabel="iteration $k$", ylabel="distance to the origin", ylim=(0.1, None),
-             title="Simultaneous GDA: geometric growth")
+    left.set(
+        xlabel="iteration $k$",
+        ylabel="distance to the origin",
+        ylim=(0.1, None),
+        title="Simultaneous GDA: geometric growth",
+    )
     left.legend(fontsize=8, loc="upper left")
 
     path = iterate("simultaneous", spiral_gamma, z0, spiral_steps)
@@ -66,12 +77,25 @@ def plot_gda_divergence(gammas, z0, steps, spiral_gamma, spiral_steps):
     xlim = (SADDLE[0] - reach, SADDLE[0] + reach)
     ylim = (SADDLE[1] - reach, SADDLE[1] + reach)
     _contours(right, xlim, ylim)
-    right.plot(path[:, 0], path[:, 1], "-o", color="C3", markersize=2.5, linewidth=0.8,
-               label=rf"iterates, $\gamma={spiral_gamma:g}$")
+    right.plot(
+        path[:, 0],
+        path[:, 1],
+        "-o",
+        color="C3",
+        markersize=2.5,
+        linewidth=0.8,
+        label=rf"iterates, $\gamma={spiral_gamma:g}$",
+    )
     right.plot(*path[0], "s", color="k", markersize=5, label="$z_0$")
     _mark_points(right)
-    right.set(xlim=xlim, ylim=ylim, aspect="equal", xlabel="$x$", ylabel="$y$",
-              title=f"Outward spiral ({spiral_steps} steps)")
+    right.set(
+        xlim=xlim,
+        ylim=ylim,
+        aspect="equal",
+        xlabel="$x$",
+        ylabel="$y$",
+        title=f"Outward spiral ({spiral_steps} steps)",
+    )
     right.legend(fontsize=7, loc="upper right")
     fig.tight_layout()
     return fig
@@ -95,10 +119,14 @@ def plot_method_trajectories(gamma, z0, steps):
         ax.set(xlim=xlim, ylim=ylim, aspect="equal", title=LABELS[method], xlabel="$x$")
         if j == 0:
             ax.set_ylabel("$y$")
-        bottom.semilogy(np.linalg.norm(path - saddle, axis=1), color=COLOURS[method],
-                        label=LABELS[method])
-    bottom.set(xlabel="iteration $k$", ylabel=r"$\|z_k - z^*\|$",
-               title=rf"Distance to the saddle point, $\gamma = {gamma:g}$, $z_0 = {tuple(z0)}$")
+        bottom.semilogy(
+            np.linalg.norm(path - saddle, axis=1), color=COLOURS[method], label=LABELS[method]
+        )
+    bottom.set(
+        xlabel="iteration $k$",
+        ylabel=r"$\|z_k - z^*\|$",
+        title=rf"Distance to the saddle point, $\gamma = {gamma:g}$, $z_0 = {tuple(z0)}$",
+    )
     bottom.legend(fontsize=8, ncol=4, loc="lower left")
     fig.tight_layout()
     return fig
@@ -113,16 +141,26 @@ def plot_spectral_radii(gammas, radii, measured_gammas, measured):
     fig, ax = plt.subplots(figsize=(8, 4.6))
     for method in METHODS:
         ax.plot(gammas, radii[method], color=COLOURS[method], label=LABELS[method])
-        ax.plot(measured_gammas, measured[method], "o", color=COLOURS[method], markersize=4,
-                markerfacecolor="none")
+        ax.plot(
+            measured_gammas,
+            measured[method],
+            "o",
+            color=COLOURS[method],
+            markersize=4,
+            markerfacecolor="none",
+        )
         limit = STEP_SIZE_LIMITS[method]
         if limit > 0:
             ax.axvline(limit, color=COLOURS[method], linestyle=":", linewidth=1)
     ax.axhline(1.0, color="k", linewidth=0.8)
     ax.plot([], [], "o", color="0.4", markerfacecolor="none", label="measured by running")
-    ax.set(xlabel=r"step size $\gamma$", ylabel=r"spectral radius $\rho(M_\gamma)$",
-           ylim=(0.6, 2.6), xlim=(0, float(np.max(gammas))),
-           title="Converges below 1, diverges above 1")
+    ax.set(
+        xlabel=r"step size $\gamma$",
+        ylabel=r"spectral radius $\rho(M_\gamma)$",
+        ylim=(0.6, 2.6),
+        xlim=(0, float(np.max(gammas))),
+        title="Converges below 1, diverges above 1",
+    )
     ax.legend(fontsize=8, loc="upper left")
     fig.tight_layout()
     return fig
