@@ -21,6 +21,7 @@ from lib.config import GANComparisonConfig, GANConfig
 from lib.gan.stacked import stack_key, train_stacked
 from lib.gan.store import load_run, save_run
 from lib.gan.training import TrainingRun
+from lib.report import markdown_table as report_table
 from lib.runtime import parallel_map
 from lib.validation import check_int
 
@@ -185,21 +186,33 @@ def find_row(rows: list[SummaryRow], variant: str, target: str) -> SummaryRow:
 
 def markdown_table(rows: list[SummaryRow]) -> str:
     """The summary as a Markdown table (mean ± std over the seeds that did not diverge)."""
-    lines = [
-        "| target | method | modes covered | high-quality (%) | exact $W_1$ | critic objective "
-        "| measured $L$ | diverged |",
-        "|---|---|---|---|---|---|---|---|",
+    header = [
+        "target",
+        "method",
+        "modes covered",
+        "high-quality (%)",
+        "exact $W_1$",
+        "critic objective",
+        "measured $L$",
+        "diverged",
     ]
+    cells = []
     for r in rows:
         m, s = r.mean, r.std
-        name = f"| {r.target.replace('_', ' ')} | {r.variant.replace('_', ' ')} "
+        name = [r.target.replace("_", " "), r.variant.replace("_", " ")]
+        diverged = f"{r.diverged} of {r.runs}"
         if r.diverged == r.runs:
-            lines.append(name + "| – | – | – | – | – " + f"| {r.diverged} of {r.runs} |")
+            cells.append([*name, "–", "–", "–", "–", "–", diverged])
             continue
-        lines.append(
-            name + f"| {m['modes_covered']:.1f} ± {s['modes_covered']:.1f} / {r.n_modes} "
-            f"| {100 * m['high_quality']:.1f} ± {100 * s['high_quality']:.1f} "
-            f"| {m['w1']:.3f} ± {s['w1']:.3f} | {m['objective']:.3g} ± {s['objective']:.2g} "
-            f"| {m['lipschitz']:.3g} ± {s['lipschitz']:.2g} | {r.diverged} of {r.runs} |"
+        cells.append(
+            [
+                *name,
+                f"{m['modes_covered']:.1f} ± {s['modes_covered']:.1f} / {r.n_modes}",
+                f"{100 * m['high_quality']:.1f} ± {100 * s['high_quality']:.1f}",
+                f"{m['w1']:.3f} ± {s['w1']:.3f}",
+                f"{m['objective']:.3g} ± {s['objective']:.2g}",
+                f"{m['lipschitz']:.3g} ± {s['lipschitz']:.2g}",
+                diverged,
+            ]
         )
-    return "\n".join(lines)
+    return report_table(header, cells)

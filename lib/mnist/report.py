@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from lib.mnist.store import RunResult
+from lib.report import markdown_table
 
 #: The methods that scale each coordinate's step by its own gradient history, and the others.
 ADAPTIVE = ("RMSProp", "AMSGrad", "Adagrad", "Adam")
@@ -219,15 +220,9 @@ def accuracy_table(summaries: dict[tuple[str, float], Summary]) -> str:
     optimizers = list(dict.fromkeys(name for name, _ in summaries))
     rates = list(dict.fromkeys(lr for _, lr in summaries))
     top = {lr: tied_with_best(summaries, lr) for lr in rates}
-    lines = [
-        "| optimizer | " + " | ".join(f"lr = {lr:g}" for lr in rates) + " |",
-        "|---|" + "---:|" * len(rates),
-    ]
+    rows = []
     for name in optimizers:
-        cells = []
-        for lr in rates:
-            summary = summaries[(name, lr)]
-            cell = _cell(summary)
-            cells.append(f"**{cell}**" if name in top[lr] else cell)
-        lines.append(f"| {name} | " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+        cells = [_cell(summaries[(name, lr)]) for lr in rates]
+        rows.append([name] + [f"**{c}**" if name in top[lr] else c for c, lr in zip(cells, rates)])
+    header = ["optimizer"] + [f"lr = {lr:g}" for lr in rates]
+    return markdown_table(header, rows, ["l"] + ["r"] * len(rates))
