@@ -15,28 +15,17 @@ CI sets ``BOOK_CHECKS_REQUIRED=1`` so that a missing browser, build or PDF fails
 import functools
 import http.server
 import os
-import shutil
 import threading
 from pathlib import Path
 
 import pytest
+from browser_support import CHROMIUM, CHROMIUM_ARGS
 
 ROOT = Path(__file__).resolve().parents[1]
 HTML = ROOT / "book" / "_build" / "html"
 SCREENSHOTS = ROOT / "book" / "_build" / "screenshots"
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 PDF = "report.pdf"  # tools.buildcheck.PDF_IN_HTML
 PAGES = ["intro", "minimax", "gan", "optimizers", "performance", "bibliography"]
-# Flags for a sandboxed, offline machine: no background connections, no GPU.
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 REQUIRED = os.environ.get("BOOK_CHECKS_REQUIRED") == "1"
 

@@ -25,19 +25,10 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from browser_support import CHROMIUM, CHROMIUM_ARGS
 
 ROOT = Path(__file__).resolve().parents[1]
 SCREENSHOTS = ROOT / "book" / "_build" / "screenshots"
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 CHAPTERS = ["minimax", "gan", "optimizers", "performance"]
 EVAL = re.compile(r"\{eval\}`([^`]+)`")
 RAW_ROLES = ["{eval}", "{cite", "{ref}", "{eq}", "{numref}", "{glue"]
