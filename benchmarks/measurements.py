@@ -7,8 +7,9 @@
 * :func:`measure_optimizers` — one step of each hand-written optimizer, plain and fused, against
   ``torch.optim``'s counterpart, default and fused (where torch has a fused step);
 * :func:`measure_grid` — the homework's grid (SGD, momentum, RMSProp, AMSGrad × its learning
-  rates × its seeds), trained by :func:`lib.mnist.grid.run_grid` for :data:`GRID_EPOCHS`
-  epochs, against its arithmetic limit on the cores it uses, the peak measured just before;
+  rates × its seeds), trained by :func:`lib.mnist.grid.run_grid` for as many epochs as the book
+  trains (``BenchmarkConfig.grid_epochs`` may shorten it), against its arithmetic limit on
+  the cores it uses, the peak measured just before;
 * :func:`measure_parallelism` — the same runs in worker processes, in one process with several
   torch threads, and in several Python threads of one process;
 * the WGAN's iterations per second, separate against stacked (:mod:`benchmarks.gan_iterations`).
@@ -57,9 +58,6 @@ TARGET_RATIO_TO_LIMIT = 1.3
 TARGET_STEP_RATIO = 1.3
 #: The homework's four optimizers (§2), the grid whose time is measured.
 HOMEWORK_OPTIMIZERS = ("SGD", "MomentumSGD", "RMSProp", "AMSGrad")
-#: Epochs per run of the timed grid: the full grid's 15 would take minutes; two keep every
-#: run's optimizer on the path the full grid uses (its fused step, see FUSED_MIN_STEPS).
-GRID_EPOCHS = 2
 STEP_LR = 1e-3  # small enough that thousands of steps on fixed gradients stay finite
 
 
@@ -267,10 +265,14 @@ def measure_optimizers(
 # The homework grid
 
 
-def homework_grid_config(grid: OptimizerGridConfig) -> OptimizerGridConfig:
-    """The timed grid: the homework's four optimizers, ``grid``'s rates, seeds and sizes,
-    :data:`GRID_EPOCHS` epochs (fewer if ``grid`` has fewer)."""
-    return grid.replace(optimizers=HOMEWORK_OPTIMIZERS, epochs=min(GRID_EPOCHS, grid.epochs))
+def homework_grid_config(
+    grid: OptimizerGridConfig, epochs: int | None = None
+) -> OptimizerGridConfig:
+    """The timed grid: the homework's four optimizers with ``grid``'s rates, seeds, sizes and
+    epochs (``epochs`` instead, when given and fewer)."""
+    return grid.replace(
+        optimizers=HOMEWORK_OPTIMIZERS, epochs=min(epochs or grid.epochs, grid.epochs)
+    )
 
 
 def grid_flops(grid: OptimizerGridConfig, train_size: int, test_size: int) -> int:
@@ -286,7 +288,7 @@ def measure_grid(config: BenchmarkConfig, grid: OptimizerGridConfig, device: tor
     """Wall time of the homework grid trained from an empty results folder (worker start-up,
     MNIST loading, compiling and storing included) against its arithmetic limit: its FLOPs at
     the peak single-thread throughput measured just before, times the runs trained at once."""
-    timed = homework_grid_config(grid)
+    timed = homework_grid_config(grid, config.grid_epochs)
     run, flops = square_matmuls(config.matmul_size, config.matmul_count, device)
     run()
     gflops = flops / fastest(interleaved({"peak": run}, config.repeats, device))["peak"] / 1e9

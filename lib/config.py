@@ -344,6 +344,7 @@ class BenchmarkConfig(_Profiled):
     matmul_size: int = 1024  # n of the n×n float32 matmuls that measure peak throughput
     matmul_count: int = 20  # products per timing of the peak throughput
     optimizer_steps: int = 300  # optimizer steps per timing
+    grid_epochs: int | None = None  # epochs per run of the timed homework grid; None: the book's
     gan_iterations: tuple[int, int] = (200, 1_000)  # two run lengths; their difference gives it/s
     gan_eval_samples: int | None = None  # samples per snapshot; None: the homework's GANConfig
 
@@ -351,6 +352,7 @@ class BenchmarkConfig(_Profiled):
         "epoch_train_size": 2_000,
         "matmul_count": 5,
         "optimizer_steps": 50,
+        "grid_epochs": 1,
         "gan_iterations": (20, 60),
         "gan_eval_samples": 200,
     }
@@ -361,6 +363,7 @@ class BenchmarkConfig(_Profiled):
         _positive_ints(self, "threads", "repeats", "matmul_size", "matmul_count", "optimizer_steps")
         _optional_positive_int("epoch_train_size", self.epoch_train_size)
         _optional_positive_int("gan_eval_samples", self.gan_eval_samples)
+        _optional_positive_int("grid_epochs", self.grid_epochs)
         check_choice("epoch_optimizer", self.epoch_optimizer, tuple(OPTIMIZER_CLASSES))
         check_lr(self.epoch_lr, "epoch_lr")
         short, long = check_sequence(

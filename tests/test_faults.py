@@ -467,6 +467,7 @@ BAD_SETTINGS = [
     (BenchmarkConfig, {"epoch_lr": math.inf}, r"epoch_lr must be"),
     (BenchmarkConfig, {"repeats": 0}, r"repeats must be a positive integer"),
     (BenchmarkConfig, {"gan_iterations": (50, 20)}, r"gan_iterations must be two lengths"),
+    (BenchmarkConfig, {"grid_epochs": 0}, r"grid_epochs must be a positive integer"),
 ]
 
 
