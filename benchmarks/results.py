@@ -66,6 +66,11 @@ def merge_results(old: dict | None, new: dict) -> dict:
 # --------------------------------------------------------------------------------------------
 # Wall times of whole tasks
 
+#: The issue's targets for whole tasks, in seconds, by the name their wall time is stored under:
+#: the full book (HTML and PDF, every experiment) built from a clean clone whose Python
+#: environment is installed, and the test suite.
+WALL_TIME_TARGETS = {"book_full_clean_clone": 600.0, "make_test": 180.0}
+
 
 def parse_assignment(text: str, option: str) -> tuple[str, str]:
     """Split ``NAME=VALUE`` (as given to ``--record`` or ``--time-command``)."""
@@ -241,7 +246,16 @@ def summary_rows(results: dict) -> list[tuple[str, str, str, str, str]]:
         rows += _gan_rows(entry)
     for name, entry in sorted(results.get("wall_times", {}).items()):
         how = entry["source"] + (f", exit {entry['returncode']}" if "returncode" in entry else "")
-        rows.append((f"Wall time: {name}", format_seconds(entry["seconds"]), how, "", ""))
+        target = WALL_TIME_TARGETS.get(name)
+        rows.append(
+            (
+                f"Wall time: {name}",
+                format_seconds(entry["seconds"]),
+                how,
+                "" if target is None else f"≤ {format_seconds(target)}",
+                "" if target is None else _verdict(entry["seconds"] <= target),
+            )
+        )
     return rows
 
 

@@ -281,7 +281,11 @@ def _results():
                 "stacked_per_run": {"3": 500.0, "15": 1200.0},
             },
         ],
-        "wall_times": {"make_test": {"seconds": 312.0, "source": "recorded"}},
+        "wall_times": {
+            "make_test": {"seconds": 312.0, "source": "recorded"},
+            "book_full_clean_clone": {"seconds": 540.0, "source": "recorded"},
+            "book_quick": {"seconds": 90.0, "source": "recorded"},
+        },
     }
 
 
@@ -306,7 +310,9 @@ def test_summary_rows_verdicts():
         "500 it/s per run",
         "2.50× one run",
     )
-    assert rows["Wall time: make_test"][1:3] == ("5 min 12 s", "recorded")
+    assert rows["Wall time: make_test"][1:] == ("5 min 12 s", "recorded", "≤ 3 min 00 s", "NO")
+    assert rows["Wall time: book_full_clean_clone"][3:] == ("≤ 10 min 00 s", "yes")
+    assert rows["Wall time: book_quick"][3:] == ("", "")  # no target
     assert summary_rows({}) == []
 
 
