@@ -72,17 +72,25 @@ def cpu_threads(threads: int = 1) -> Iterator[None]:
     momentum and second-moment buffers decay geometrically into the subnormal range, where x86
     arithmetic is many times slower. Values below 1.2e-38 become 0.
 
-    Afterwards the thread count is restored and flushing switched off (torch's default; torch
-    offers no way to read the previous setting).
+    Afterwards the thread count is restored, and flushing is switched off (torch's default) when
+    the outermost such block ends: torch offers no way to read the previous setting, so the
+    nesting is counted here, and a block inside another leaves the outer one flushing.
     """
     check_int("threads", threads, minimum=1)
     previous = torch.get_num_threads()
     _configure_process(threads)
+    _flushing_blocks[0] += 1
     try:
         yield
     finally:
         torch.set_num_threads(previous)
-        torch.set_flush_denormal(False)
+        _flushing_blocks[0] -= 1
+        if not _flushing_blocks[0]:
+            torch.set_flush_denormal(False)
+
+
+#: How many :func:`cpu_threads` blocks this process is inside (one counter per process).
+_flushing_blocks = [0]
 
 
 def parallel_map(
