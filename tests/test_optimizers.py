@@ -306,7 +306,7 @@ INVALID = [
     (SGD, {"lr": True}, "lr must be"),
     (MomentumSGD, {"lr": 0.1, "rho": 1.0}, r"rho must be < 1\.0, got 1\.0"),
     (MomentumSGD, {"lr": 0.1, "rho": -0.5}, "rho must be a non-negative number"),
-    (RMSProp, {"lr": 0.1, "fused": "yes"}, "fused must be True or False"),
+    (MomentumSGD, {"lr": 0.1, "fused": "yes"}, "fused must be True or False"),
     (RMSProp, {"lr": 0.1, "tau": 1.5}, r"tau must be < 1\.0, got 1\.5"),
     (RMSProp, {"lr": 0.1, "delta": 0.0}, "delta must be a positive number, got 0.0"),
     (Adagrad, {"lr": 0.1, "delta": -1e-8}, "delta must be a positive number"),

@@ -14,12 +14,11 @@ operation and tensor. ``fused=True`` hands the *same* function to :func:`torch.c
 fuses each tensor's operations into one pass that reads and writes every tensor once; the
 benchmarks (``python -m benchmarks``) measure it against ``torch.optim``'s fused steps, and the
 tests check that both paths agree. The first fused step of each optimizer class compiles the
-update (seconds; cached on disk for later processes), so fusing pays for long runs only. SGD
-and momentum SGD, whose loops are in-place passes without temporaries and measured as fast as
-torch's fused steps, have no fused variant (``supports_fused``).
+update (seconds; cached on disk for later processes), so fusing pays for long runs only. SGD,
+a single in-place pass already, has no fused variant (``supports_fused``).
 
-The fused updates multiply by the learning rate (``lr * g``) rather than passing it as an
-``alpha=`` or ``value=`` argument: a compiled update then takes it as an input, so another rate (a
+The updates multiply by the learning rate (``lr * g``) rather than passing it as an ``alpha=``
+or ``value=`` argument: a compiled update then takes it as an input, so another rate (a
 schedule, the grid's next run) does not compile the update again. The decay rates, constants of
 a run, are such arguments, which spares the plain loop temporary tensors. For the same reason
 Adam and AMSGrad keep the powers :math:`\beta^t` of their bias corrections as scalar state
@@ -98,29 +97,26 @@ class MomentumSGD(HandWrittenOptimizer):
     learning rate multiplies the buffer, as in ``torch.optim.SGD(lr, momentum=rho, dampening=0)``,
     whose first step also gives :math:`m_1 = g_0`.
 
-    There is no fused variant: the loop below, three in-place passes per tensor without a
-    temporary, measured as fast as ``torch.optim.SGD(momentum=rho, fused=True)``, and its
-    compiled form slower (the compiled step's fixed cost per call outweighs what fusing saves on
-    two buffers).
-
     Args:
         params: parameters or parameter groups to optimise.
         lr: learning rate :math:`\gamma \in [0, 3.4 \cdot 10^{38}]`.
         rho: momentum coefficient in :math:`[0, 1)`.
+        fused: one compiled pass per tensor (``True``) or the plain loop (``False``).
     """
 
-    supports_fused: ClassVar[bool] = False
     _state: ClassVar[StateMakers] = {"momentum": zeros}
     _checks: ClassVar[Checks] = {**HandWrittenOptimizer._checks, "rho": check_unit_interval}
 
-    def __init__(self, params: Iterable, lr: float, rho: float = 0.9) -> None:
-        super().__init__(params, {"lr": lr, "rho": rho})
+    def __init__(
+        self, params: Iterable, lr: float, rho: float = 0.9, *, fused: bool = False
+    ) -> None:
+        super().__init__(params, {"lr": lr, "rho": rho}, fused)
 
     @staticmethod
     def _update(params, grads, momentum, *, lr, rho) -> None:
         for p, g, m in zip(params, grads, momentum):
             m.mul_(rho).add_(g)
-            p.add_(m, alpha=-lr)
+            p.sub_(lr * m)
 
 
 class RMSProp(HandWrittenOptimizer):
