@@ -66,7 +66,7 @@ def merge_results(old: dict | None, new: dict) -> dict:
 # --------------------------------------------------------------------------------------------
 # Wall times of whole tasks
 
-#: The issue's targets for whole tasks, in seconds, by the name their wall time is stored under:
+#: The targets for whole tasks, in seconds, by the name their wall time is stored under:
 #: the full book (HTML and PDF, every experiment) built from a clean clone whose Python
 #: environment is installed, and the test suite.
 WALL_TIME_TARGETS = {"book_full_clean_clone": 600.0, "make_test": 180.0}
@@ -231,11 +231,11 @@ def summary_rows(results: dict) -> list[tuple[str, str, str, str, str]]:
     if results.get("homework_grid") and "ratio_to_limit" in results["homework_grid"]:
         rows.append(_grid_row(results["homework_grid"]))
     parallel = results.get("parallelism")
-    if parallel:
-        for name, seconds in parallel["seconds"].items():
+    if parallel and "grid_seconds" in parallel:
+        for name, seconds in parallel["grid_seconds"].items():
             rows.append(
                 (
-                    f"{parallel['runs']} one-epoch runs, 2 at once: {name.replace('_', ' ')}",
+                    f"Homework grid estimated from one-epoch runs: {name.replace('_', ' ')}",
                     format_seconds(seconds),
                     f"{parallel['ratio_to_best'][name]:.2f}× the best",
                     "",
@@ -340,6 +340,7 @@ def grid_figures(results: dict) -> dict[str, float]:
         "grid_epoch": grid["training_seconds"] / (grid["runs"] * grid["epochs"]),
         "parallel_runs": parallel["runs"],
         "parallel_best": parallel["best"],
+        "parallel_tied": parallel.get("tied", []),
         **{f"parallel_{name}": value for name, value in parallel["ratio_to_best"].items()},
     }
 

@@ -17,7 +17,9 @@ from benchmarks.measurements import (
     HOMEWORK_OPTIMIZERS,
     grid_flops,
     homework_grid_config,
+    project_layouts,
     step_contenders,
+    tied_with_best,
     torch_counterpart,
 )
 from benchmarks.results import (
@@ -134,6 +136,38 @@ def test_invalid_arguments(call, message):
 def test_rate_from_two_lengths_recovers_a_line():
     rate, fixed = rate_from_two_lengths(200, 1.5 + 200 / 400, 1000, 1.5 + 1000 / 400)
     assert rate == pytest.approx(400) and fixed == pytest.approx(1.5)
+
+
+def test_layouts_split_into_epochs_and_fixed_cost_and_projected_onto_the_grid():
+    # Four one-epoch runs, timed twice: processes train 2 at once (4 × 1.2 / 2 = 2.4 s of epochs
+    # in 8 s), torch threads one at a time (4 × 0.98 = 3.92 s of 4.2 s); 540 run-epochs for the
+    # grid. The second timings are slower.
+    layouts = project_layouts(
+        wall={"processes": [8.0, 9.0], "torch_threads": [4.2, 4.5]},
+        epoch={"processes": [1.2, 1.3], "torch_threads": [0.98, 1.0]},
+        runs=4,
+        epochs=1,
+        grid_run_epochs=540,
+    )
+    assert layouts["processes"]["fixed_seconds"] == pytest.approx(5.6)
+    assert layouts["processes"]["grid_seconds"] == pytest.approx(5.6 + 324.0)
+    assert layouts["processes"]["grid_seconds_max"] == pytest.approx((9.0 - 2.6) + 351.0)
+    assert layouts["torch_threads"]["fixed_seconds"] == pytest.approx(0.28)
+    assert layouts["torch_threads"]["grid_seconds"] == pytest.approx(0.28 + 529.2)
+    # Epochs timed longer than the wall time allows (a noisy timing): no negative fixed cost.
+    noisy = project_layouts({"processes": [2.0]}, {"processes": [1.2]}, 4, 1, 540)
+    assert noisy["processes"]["fixed_seconds"] == 0.0
+    with pytest.raises(ValueError):  # an epoch time for each timing
+        project_layouts({"processes": [8.0, 9.0]}, {"processes": [1.2]}, 4, 1, 540)
+
+
+def test_layouts_are_ranked_only_beyond_the_spread_of_their_timings():
+    def layout(low, high):
+        return {"fixed_seconds": 0.0, "grid_seconds": low, "grid_seconds_max": high}
+
+    layouts = {"a": layout(330, 350), "b": layout(345, 360), "c": layout(351, 352)}
+    assert tied_with_best(layouts) == ("a", ["b"])  # b's best timing beats a's worst; c's not
+    assert tied_with_best({"a": layout(330, 330), "b": layout(331, 331)}) == ("a", [])
 
 
 def test_interleaved_alternates_and_fastest():
@@ -261,9 +295,12 @@ def _results():
         },
         "parallelism": {
             "runs": 4,
+            "epochs": 1,
             "best": "processes",
-            "seconds": {"processes": 3.0, "torch_threads": 4.5},
-            "ratio_to_best": {"processes": 1.0, "torch_threads": 1.5},
+            "seconds": {"processes": 8.0, "torch_threads": 4.2, "python_threads": 3.0},
+            "grid_seconds": {"processes": 330.0, "torch_threads": 495.0, "python_threads": 336.6},
+            "ratio_to_best": {"processes": 1.0, "torch_threads": 1.5, "python_threads": 1.02},
+            "tied": ["python_threads"],
         },
         "gan": [
             {
@@ -305,7 +342,8 @@ def test_summary_rows_verdicts():
     assert rows["Adam step: fused vs torch fused"][2:] == ("1.50× (loop 6.00×)", "≤ 1.3×", "NO")
     grid = rows["Homework grid: 36 runs × 2 epochs (of 15), 2 at once, vs its limit"]
     assert grid[2:] == ("2.00× the limit", "≤ 1.3×", "NO")
-    assert rows["4 one-epoch runs, 2 at once: torch threads"][2] == "1.50× the best"
+    estimate = rows["Homework grid estimated from one-epoch runs: torch threads"]
+    assert estimate[1:3] == ("8 min 15 s", "1.50× the best")
     assert rows["WGAN, gradient penalty: 15 runs stacked"][1:3] == (
         "500 it/s per run",
         "2.50× one run",
@@ -355,6 +393,7 @@ def test_page_figures_from_results():
     assert grid["grid_overhead"] == pytest.approx(120.0 - 200.0 / 2)
     assert grid["grid_epoch"] == pytest.approx(200.0 / (36 * 2))
     assert grid["parallel_torch_threads"] == 1.5 and grid["parallel_best"] == "processes"
+    assert grid["parallel_tied"] == ["python_threads"]
     gan = gan_figures(results)
     assert (gan["gan_slowest"], gan["gan_fastest"], gan["gan_stack"]) == (200.0, 400.0, 15)
     assert (gan["gan_stack_gain_min"], gan["gan_stack_gain_max"]) == (2.5, 3.0)
