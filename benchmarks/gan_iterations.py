@@ -12,6 +12,10 @@ timed side by side in one process, for every Lipschitz method:
 Each trainer runs two lengths, ``n1 < n2`` critic iterations, with no snapshot but the first and
 the last. The trainer's own clock (``History.seconds``) then reads ``t(n) = s + n / r``: the
 difference of the two runs gives the iteration rate ``r`` free of the snapshots' cost ``s``.
+These timings evaluate their snapshots on :data:`RATE_EVAL_SAMPLES` samples: at the homework's
+size, a snapshot's exact W1 costs more than the iterations timed, and its jitter would swamp
+their difference. The cost of a snapshot at the homework's size is timed on its own, from
+single runs of ``n1`` iterations.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from lib.runtime import cpu_threads
 
 STACK_SIZES = (3, 5, 15)  # runs per stack measured
 STACK_REPEATS = 2  # repetitions of each stacked timing (a stack of 15 takes long on a CPU)
+RATE_EVAL_SAMPLES = 100  # samples per snapshot in the timings that measure iteration rates
 
 
 def rate_from_two_lengths(n1: int, t1: float, n2: int, t2: float) -> tuple[float, float]:
@@ -92,17 +97,23 @@ def measure_gan(
     homework = GANConfig(lipschitz=lipschitz, num_threads=config.threads)
     eval_samples = config.gan_eval_samples or homework.eval_samples
 
-    def short(n: int, seed: int = homework.seed) -> GANConfig:
-        return homework.replace(
-            iterations=n, snapshot_every=n, eval_samples=eval_samples, seed=seed
-        )
+    def short(n: int, seed: int = homework.seed, samples: int = RATE_EVAL_SAMPLES) -> GANConfig:
+        return homework.replace(iterations=n, snapshot_every=n, eval_samples=samples, seed=seed)
 
     with cpu_threads(config.threads):
-        rate, snapshot, seconds = _rate(
+        rate, _, seconds = _rate(
             lambda n: train_wgan(short(n), progress=False).history.seconds,
             config.gan_iterations,
             config.repeats,
         )
+        # A run of n1 iterations with its two snapshots at the homework's size: the rest of
+        # its time beyond n1 / rate is the two snapshots' cost.
+        n1 = config.gan_iterations[0]
+        with_snapshots = min(
+            train_wgan(short(n1, samples=eval_samples), progress=False).history.seconds
+            for _ in range(config.repeats)
+        )
+        snapshot = max(with_snapshots - n1 / rate, 0.0) / 2
         minimal, _, _ = _rate(
             lambda n: minimal_loop_seconds(short(n)), config.gan_iterations, config.repeats
         )
@@ -125,7 +136,7 @@ def measure_gan(
         "minimal_loop_per_second": minimal,
         "stacked_per_run": stacked,  # runs per stack (as a string) -> iterations/s per run
         "stacked_speedup": {size: r / rate for size, r in stacked.items()},
-        "snapshot_seconds": snapshot,
+        "snapshot_seconds": snapshot,  # one snapshot's evaluation at eval_samples
         "eval_samples": eval_samples,
         "homework_iterations": homework.iterations,
         "homework_snapshots": snapshots,
