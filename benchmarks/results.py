@@ -340,9 +340,54 @@ def grid_figures(results: dict) -> dict[str, float]:
         "grid_epoch": grid["training_seconds"] / (grid["runs"] * grid["epochs"]),
         "parallel_runs": parallel["runs"],
         "parallel_best": parallel["best"],
-        "parallel_tied": parallel.get("tied", []),
+        "parallel_tied": parallel["tied"],
         **{f"parallel_{name}": value for name, value in parallel["ratio_to_best"].items()},
     }
+
+
+LAYOUT_HEADERS = (
+    "Layout",
+    "One-epoch runs",
+    "An epoch inside a run",
+    "Fixed cost",
+    "Homework grid, estimated",
+    "× the best",
+)
+
+
+def layout_rows(parallel: dict) -> list[tuple[str, ...]]:
+    """One row per worker layout of the ``parallelism`` results, as :data:`LAYOUT_HEADERS`."""
+    return [
+        (
+            name.replace("_", " "),
+            format_seconds(seconds),
+            f"{parallel['epoch_seconds'][name]:.2f} s",
+            format_seconds(parallel["fixed_seconds"][name]),
+            format_seconds(parallel["grid_seconds"][name]),
+            f"{parallel['ratio_to_best'][name]:.2f}",
+        )
+        for name, seconds in parallel["seconds"].items()
+    ]
+
+
+def layout_verdict(parallel: dict) -> str:
+    """What the ``parallelism`` results say of the layouts for the book's grid, in words: the
+    best one (or those tied with it, not ranked) and how much longer each other one takes."""
+    ranked = (parallel["best"], *parallel["tied"])
+    named = [name.replace("_", " ") for name in ranked]
+    if parallel["tied"]:
+        verdict = (
+            f"{' and '.join(named)} are within the spread of their {parallel['repeats']} "
+            "repeated timings, so this measurement does not rank them"
+        )
+    else:
+        verdict = f"the fastest for the book's grid is {named[0]}"
+    slower = [
+        f"{name.replace('_', ' ')} would take {ratio:.2f} times as long"
+        for name, ratio in parallel["ratio_to_best"].items()
+        if name not in ranked
+    ]
+    return "; ".join([verdict, *slower])
 
 
 def gan_figures(results: dict) -> dict[str, float]:

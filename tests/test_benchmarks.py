@@ -28,6 +28,8 @@ from benchmarks.results import (
     format_table,
     gan_figures,
     grid_figures,
+    layout_rows,
+    layout_verdict,
     merge_results,
     optimizer_figures,
     parse_assignment,
@@ -301,6 +303,9 @@ def _results():
             "grid_seconds": {"processes": 330.0, "torch_threads": 495.0, "python_threads": 336.6},
             "ratio_to_best": {"processes": 1.0, "torch_threads": 1.5, "python_threads": 1.02},
             "tied": ["python_threads"],
+            "repeats": 3,
+            "epoch_seconds": {"processes": 1.2, "torch_threads": 0.98, "python_threads": 1.24},
+            "fixed_seconds": {"processes": 5.6, "torch_threads": 0.28, "python_threads": 0.52},
         },
         "gan": [
             {
@@ -394,6 +399,24 @@ def test_page_figures_from_results():
     assert grid["grid_epoch"] == pytest.approx(200.0 / (36 * 2))
     assert grid["parallel_torch_threads"] == 1.5 and grid["parallel_best"] == "processes"
     assert grid["parallel_tied"] == ["python_threads"]
+    rows = {row[0]: row for row in layout_rows(results["parallelism"])}
+    assert rows["torch threads"] == (
+        "torch threads",
+        "4.20 s",
+        "0.98 s",
+        "280.0 ms",
+        "8 min 15 s",
+        "1.50",
+    )
+    assert layout_verdict(results["parallelism"]) == (
+        "processes and python threads are within the spread of their 3 repeated timings, so this "
+        "measurement does not rank them; torch threads would take 1.50 times as long"
+    )
+    untied = {**results["parallelism"], "tied": []}
+    assert layout_verdict(untied) == (
+        "the fastest for the book's grid is processes; torch threads would take 1.50 times as "
+        "long; python threads would take 1.02 times as long"
+    )
     gan = gan_figures(results)
     assert (gan["gan_slowest"], gan["gan_fastest"], gan["gan_stack"]) == (200.0, 400.0, 15)
     assert (gan["gan_stack_gain_min"], gan["gan_stack_gain_max"]) == (2.5, 3.0)
