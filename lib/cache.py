@@ -1,0 +1,122 @@
+"""One result cache: a finished run is saved under a key and reloaded while the key still matches.
+
+The key hashes everything that decides the run's numbers:
+
+* its settings (a JSON-ready dict);
+* the source files of the modules that compute it, named by the experiment (a package name
+  stands for every ``.py`` file inside it). Any edit to those files, a comment included, trains
+  the run again; an edit to a notebook's prose or to a plotting module does not;
+* the torch version, the device and the dtype.
+
+A value is written with ``torch.save`` to a temporary file that then replaces the old one
+(``os.replace`` is atomic), so an interrupted write leaves either the old file or none. It is read
+back with ``torch.load(weights_only=True)``: plain tensors, numbers, strings, lists and dicts only.
+A file that cannot be read, or whose stored key differs, is logged and treated as missing.
+
+Example::
+
+    entry = Entry("mnist", {"optimizer": "SGD", "lr": 0.01, "seed": 0}, ("lib.mnist", "lib.optim"))
+    result = entry.load()          # None: missing or unusable, compute it
+    if result is None:
+        result = train(...)
+        entry.save(result)
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import importlib.util
+import json
+import logging
+import os
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from lib.config import results_root
+
+logger = logging.getLogger(__name__)
+
+
+@functools.cache
+def _module_files(name: str) -> tuple[Path, ...]:
+    """The source file of module ``name``, or every ``.py`` file of package ``name``."""
+    spec = importlib.util.find_spec(name)
+    if spec is None or spec.origin is None:
+        raise ValueError(f"code names no importable module: {name!r}")
+    if spec.submodule_search_locations:  # a package: all of its files
+        return tuple(sorted(Path(spec.origin).parent.rglob("*.py")))
+    return (Path(spec.origin),)
+
+
+def code_digest(modules: Sequence[str]) -> str:
+    """SHA-256 of the named modules' source files (names and bytes), in a fixed order."""
+    digest = hashlib.sha256()
+    files = sorted({f for name in modules for f in _module_files(name)})
+    for path in files:
+        digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+class Entry:
+    """The place of one result: ``<root>/<experiment>/<key>.pt``.
+
+    Args:
+        experiment: folder name of the experiment (e.g. ``"gan"``).
+        settings: what the run was asked to do (JSON-ready: tuples are stored as lists).
+        code: modules or packages whose source computes the result.
+        device, dtype: where and in what precision it was computed.
+        root: folder of all results; :func:`lib.config.results_root` by default.
+    """
+
+    def __init__(
+        self,
+        experiment: str,
+        settings: dict,
+        code: Sequence[str],
+        device: torch.device | str = "cpu",
+        dtype: torch.dtype = torch.float32,
+        root: str | Path | None = None,
+    ):
+        self.provenance = {
+            "settings": json.loads(json.dumps(settings, sort_keys=True)),
+            "code": code_digest(code),
+            "torch": torch.__version__,
+            "device": str(torch.device(device)),
+            "dtype": str(dtype),
+        }
+        text = json.dumps(self.provenance, sort_keys=True)
+        self.key = hashlib.sha256(text.encode()).hexdigest()[:20]
+        self.path = Path(root if root is not None else results_root()) / experiment / f"{self.key}.pt"
+
+    def load(self) -> Any | None:
+        """The stored value, or None (logged when a file was there but unusable)."""
+        if not self.path.exists():
+            return None
+        try:
+            record = torch.load(self.path, weights_only=True)
+            if record["key"] != self.key:
+                raise ValueError(f"stored key {record['key']!r} is not {self.key!r}")
+            return record["value"]
+        except Exception as error:  # unreadable bytes, a truncated file, a foreign record
+            logger.warning("%s is unusable (%s: %s); computing it again", self.path,
+                           type(error).__name__, str(error).splitlines()[0] if str(error) else "")
+            return None
+
+    def save(self, value: Any) -> Path:
+        """Store ``value`` atomically; return the file's path."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        record = {"key": self.key, "provenance": self.provenance, "value": value}
+        fd, temp = tempfile.mkstemp(dir=self.path.parent, prefix=".", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as file:
+                torch.save(record, file)
+            os.replace(temp, self.path)
+        except BaseException:
+            Path(temp).unlink(missing_ok=True)
+            raise
+        return self.path
