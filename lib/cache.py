@@ -85,7 +85,7 @@ class Entry:
         self.provenance = {
             "settings": json.loads(json.dumps(settings, sort_keys=True)),
             "code": code_digest(code),
-            "torch": torch.__version__,
+            "torch": str(torch.__version__),
             "device": str(torch.device(device)),
             "dtype": str(dtype),
         }
