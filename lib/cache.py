@@ -91,7 +91,9 @@ class Entry:
         }
         text = json.dumps(self.provenance, sort_keys=True)
         self.key = hashlib.sha256(text.encode()).hexdigest()[:20]
-        self.path = Path(root if root is not None else results_root()) / experiment / f"{self.key}.pt"
+        self.path = (
+            Path(root if root is not None else results_root()) / experiment / f"{self.key}.pt"
+        )
 
     def load(self) -> Any | None:
         """The stored value, or None (logged when a file was there but unusable)."""
@@ -103,8 +105,12 @@ class Entry:
                 raise ValueError(f"stored key {record['key']!r} is not {self.key!r}")
             return record["value"]
         except Exception as error:  # unreadable bytes, a truncated file, a foreign record
-            logger.warning("%s is unusable (%s: %s); computing it again", self.path,
-                           type(error).__name__, str(error).splitlines()[0] if str(error) else "")
+            logger.warning(
+                "%s is unusable (%s: %s); computing it again",
+                self.path,
+                type(error).__name__,
+                str(error).splitlines()[0] if str(error) else "",
+            )
             return None
 
     def save(self, value: Any) -> Path:
