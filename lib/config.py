@@ -306,7 +306,7 @@ class OptimizerGridConfig(_Profiled):
     QUICK = {"epochs": 2, "train_size": 6_000, "test_size": 2_000, "workers": 1}
 
     def __post_init__(self):
-        from lib.optim.optimizers import OPTIMIZER_CLASSES, check_lr
+        from lib.optim.optimizers import OPTIMIZER_CLASSES
 
         check_sequence(
             "optimizers",
@@ -315,7 +315,7 @@ class OptimizerGridConfig(_Profiled):
             unique=True,
         )
         check_sequence(
-            "learning_rates", self.learning_rates, lambda n, v: check_lr(v, n), unique=True
+            "learning_rates", self.learning_rates, lambda n, v: check_number(n, v, 0.0), unique=True
         )
         check_sequence("seeds", self.seeds, lambda n, v: check_int(n, v, 0, 2**32 - 1), unique=True)
         _positive_ints(
@@ -358,14 +358,14 @@ class BenchmarkConfig(_Profiled):
     }
 
     def __post_init__(self):
-        from lib.optim.optimizers import OPTIMIZER_CLASSES, check_lr
+        from lib.optim.optimizers import OPTIMIZER_CLASSES
 
         _positive_ints(self, "threads", "repeats", "matmul_size", "matmul_count", "optimizer_steps")
         _optional_positive_int("epoch_train_size", self.epoch_train_size)
         _optional_positive_int("gan_eval_samples", self.gan_eval_samples)
         _optional_positive_int("grid_epochs", self.grid_epochs)
         check_choice("epoch_optimizer", self.epoch_optimizer, tuple(OPTIMIZER_CLASSES))
-        check_lr(self.epoch_lr, "epoch_lr")
+        check_number("epoch_lr", self.epoch_lr, 0.0)
         short, long = check_sequence(
             "gan_iterations",
             self.gan_iterations,

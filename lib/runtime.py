@@ -22,13 +22,8 @@ from typing import TypeVar
 import numpy as np
 import torch
 
-from lib.validation import check_int
-
 T = TypeVar("T")
 R = TypeVar("R")
-
-#: Largest seed NumPy's legacy seeding accepts (2**32 - 1).
-MAX_SEED = 2**32 - 1
 
 
 def training_device() -> torch.device:
@@ -49,7 +44,6 @@ def training_device() -> torch.device:
 
 def seed_everything(seed: int) -> None:
     """Seed Python's ``random``, NumPy and torch (CPU and, if present, every GPU) with ``seed``."""
-    check_int("seed", seed, minimum=0, maximum=MAX_SEED)
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
@@ -76,7 +70,6 @@ def cpu_threads(threads: int = 1) -> Iterator[None]:
     the outermost such block ends: torch offers no way to read the previous setting, so the
     nesting is counted here, and a block inside another leaves the outer one flushing.
     """
-    check_int("threads", threads, minimum=1)
     previous = torch.get_num_threads()
     _configure_process(threads)
     _flushing_blocks[0] += 1
@@ -103,7 +96,6 @@ def parallel_map(
     thread pool is unsafe). ``function`` must be importable (a module-level function). Jobs not
     started when the caller stops iterating are cancelled.
     """
-    check_int("workers", workers, minimum=1)
     jobs = list(jobs)
     if workers == 1 or len(jobs) <= 1:
         with cpu_threads(1):

@@ -1,35 +1,35 @@
 """The optimizer grid of homework §2: every (optimizer, learning rate, seed), trained or loaded.
 
-Each run is stored (see :mod:`lib.mnist.store`) as soon as it ends, so an interrupted grid
-resumes where it stopped and a finished one only loads: ``python -m lib.mnist.grid`` trains (or
-loads) the grid of the active profile. Stored runs are keyed on the code and settings that
-computed them, so a changed optimizer or training loop retrains the grid; a stored file that is
-unreadable or fails its checks is logged and its run trained again, never an error.
+Each run is stored in the result cache (:mod:`lib.cache`) as soon as it ends, so an interrupted
+grid resumes where it stopped and a finished one only loads: ``python -m lib.mnist.grid`` trains
+(or loads) the grid of the active profile. A run's key holds its settings and the source of the
+modules that compute it (:data:`RUN_CODE`), so a changed optimizer or training loop retrains
+the grid; a stored file that is unreadable or does not match is logged and its run trained
+again, never an error.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import math
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
-from tqdm import tqdm
-
+from lib.cache import Entry
 from lib.config import OptimizerGridConfig
 from lib.mnist.data import MNISTTensors, load_mnist
-from lib.mnist.store import (
-    RunResult,
-    load_run,
-    record_problem,
-    results_dir,
-    run_path,
-    run_provenance,
-    run_settings,
-    save_run,
+from lib.mnist.training import RunResult, run_settings, train_run
+from lib.progress import Progress
+from lib.runtime import parallel_map, training_device
+
+#: The modules whose source computes a run: editing one of them trains the grid again.
+RUN_CODE = (
+    "lib.mnist.training",
+    "lib.mnist.data",
+    "lib.optim.optimizers",
+    "lib.optim.base",
+    "lib.runtime",
 )
-from lib.mnist.training import train_run
-from lib.runtime import parallel_map
-from lib.store import clean_stale_temps, read_json, write_json
 
 
 def grid_runs(config: OptimizerGridConfig) -> list[tuple[str, float, int]]:
@@ -42,42 +42,50 @@ def grid_runs(config: OptimizerGridConfig) -> list[tuple[str, float, int]]:
     ]
 
 
+def run_entry(
+    run: tuple[str, float, int], config: OptimizerGridConfig, root: str | Path | None = None
+) -> Entry:
+    """Where the cache keeps one run of ``config``."""
+    optimizer, lr, seed = run
+    settings = {"optimizer": optimizer, "lr": float(lr), "seed": seed, **run_settings(config)}
+    return Entry("mnist", settings, RUN_CODE, device=training_device(), root=root)
+
+
 def run_grid(
     config: OptimizerGridConfig, root: str | Path | None = None, progress: bool = True
 ) -> list[RunResult]:
-    """Every run of the grid: loaded from the results folder when stored, trained otherwise.
+    """Every run of the grid: loaded from the cache when stored, trained otherwise.
 
-    MNIST is loaded only if a run is missing. Missing runs (never stored, or stored in a file
-    that fails its checks) are trained ``config.workers`` at a time, each in a single-threaded
-    process (or in this process when ``workers`` is 1), and each is saved as soon as it ends, so
-    an interrupted call loses only the runs in progress; temporary files that an interrupted
-    call left are removed. Every run is seeded, so a resumed grid has the numbers of an
-    uninterrupted one. Runs come back in :func:`grid_runs` order.
+    MNIST is loaded only if a run is missing. Missing runs are trained ``config.workers`` at a
+    time, each in a single-threaded process (or in this process when ``workers`` is 1), and each
+    is saved as soon as it ends, so an interrupted call loses only the runs in progress. Every
+    run is seeded, so a resumed grid has the numbers of an uninterrupted one. Progress is shown
+    as ``[optimizers] k/N runs`` lines (``progress=False``: none). Runs come back in
+    :func:`grid_runs` order.
     """
-    directory = results_dir(config, root)
-    clean_stale_temps(directory)
     runs = grid_runs(config)
-    results = {run: load_run(run_path(directory, *run), config) for run in runs}
+    entries = {run: run_entry(run, config, root) for run in runs}
+    results = {}
+    for run, entry in entries.items():
+        stored = entry.load()
+        results[run] = RunResult(**stored) if stored is not None else None
     missing = [run for run, result in results.items() if result is None]
     if missing:
         train = load_mnist(train=True, size=config.train_size)
         test = load_mnist(train=False, size=config.test_size)
-        # For a reader of the results folder: the settings, and all that the key stands for.
-        write_json(directory / "settings.json", run_settings(config))
-        write_json(directory / "provenance.json", run_provenance(run_settings(config)))
-        bar = tqdm(total=len(missing), desc="optimizer grid", unit="run", disable=not progress)
-        for run, result in _train_runs(missing, train, test, config):
-            path = run_path(directory, *run)
-            save_run(result, path)
-            # A run that fails the store's checks as soon as it is trained would be trained
-            # again on every call: that is a bug in the training code, reported here.
-            problem = record_problem(read_json(path), path, config)
-            if problem is not None:
-                raise RuntimeError(f"the run {run} as trained fails the store's checks: {problem}")
-            results[run] = result
-            bar.set_postfix_str(f"{run[0]} lr={run[1]!r} seed={run[2]}", refresh=False)
-            bar.update()
-        bar.close()
+        jobs = [(run, train, test, config) for run in missing]
+        with Progress(
+            "optimizers",
+            len(runs),
+            done=len(runs) - len(missing),
+            quiet_seconds=5.0 if progress else math.inf,
+            bar=progress,
+        ) as bar:
+            # The tensors travel to worker processes through shared memory, not as copies.
+            for index, result in parallel_map(_train_job, jobs, config.workers):
+                entries[missing[index]].save(dataclasses.asdict(result))
+                results[missing[index]] = result
+                bar.update()
     return [results[run] for run in runs]
 
 
@@ -88,21 +96,6 @@ def _train_job(
     return train_run(*run, train, test, config)
 
 
-def _train_runs(
-    runs: list[tuple[str, float, int]],
-    train: MNISTTensors,
-    test: MNISTTensors,
-    config: OptimizerGridConfig,
-) -> Iterator[tuple[tuple[str, float, int], RunResult]]:
-    """Yield ``(run, result)`` as each run finishes, ``config.workers`` runs at a time.
-
-    The tensors travel to worker processes through shared memory, not as copies.
-    """
-    jobs = [(run, train, test, config) for run in runs]
-    for index, result in parallel_map(_train_job, jobs, config.workers):
-        yield runs[index], result
-
-
 def main() -> None:
     """Train (or load) the grid of the active profile: ``python -m lib.mnist.grid``."""
     config = OptimizerGridConfig.for_profile()
@@ -111,8 +104,8 @@ def main() -> None:
     diverged = [f"{r.optimizer} lr={r.lr!r} seed={r.seed}" for r in results if r.diverged]
     print(
         f"{len(results)} runs ready in {time.perf_counter() - start:.0f} s "
-        f"(training time {sum(sum(r.epoch_time) for r in results):.0f} s summed over runs) "
-        f"in {results_dir(config)}; diverged: {', '.join(diverged) or 'none'}"
+        f"(training time {sum(sum(r.epoch_time) for r in results):.0f} s summed over runs); "
+        f"diverged: {', '.join(diverged) or 'none'}"
     )
 
 

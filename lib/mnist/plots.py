@@ -13,7 +13,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.ticker import NullFormatter
 
-from lib.mnist.store import RunResult
+from lib.mnist.training import RunResult
 
 
 def _by_lr(results: Sequence[RunResult]) -> dict[float, dict[str, list[RunResult]]]:

@@ -18,10 +18,9 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import numpy as np
-
-from lib.mnist.store import RunResult
+from lib.mnist.training import RunResult
 from lib.report import markdown_table
+from lib.stats import SeedStats, clearly_above, seed_stats
 
 #: The methods that scale each coordinate's step by its own gradient history, and the others.
 ADAPTIVE = ("RMSProp", "AMSGrad", "Adagrad", "Adam")
@@ -34,20 +33,28 @@ class Summary:
 
     optimizer: str
     lr: float
-    accuracies: tuple[float, ...]  # of the runs that did not diverge
-    runs: int
-    diverged: int
+    stats: SeedStats  # over the runs that did not diverge
+
+    @property
+    def accuracies(self) -> tuple[float, ...]:
+        return self.stats.values
+
+    @property
+    def runs(self) -> int:
+        return self.stats.n + self.stats.diverged
+
+    @property
+    def diverged(self) -> int:
+        return self.stats.diverged
 
     @property
     def mean(self) -> float:
-        return float(np.mean(self.accuracies)) if self.accuracies else math.nan
+        return self.stats.mean
 
     @property
     def std(self) -> float:
         """Sample standard deviation over seeds (0 for a single run, NaN for none)."""
-        if len(self.accuracies) < 2:
-            return 0.0 if self.accuracies else math.nan
-        return float(np.std(self.accuracies, ddof=1))
+        return self.stats.std
 
 
 def summarize(results: Sequence[RunResult]) -> dict[tuple[str, float], Summary]:
@@ -57,11 +64,8 @@ def summarize(results: Sequence[RunResult]) -> dict[tuple[str, float], Summary]:
         groups.setdefault((result.optimizer, result.lr), []).append(result)
     return {
         key: Summary(
-            optimizer=key[0],
-            lr=key[1],
-            accuracies=tuple(r.final_test_accuracy for r in runs if not r.diverged),
-            runs=len(runs),
-            diverged=sum(r.diverged for r in runs),
+            *key,
+            seed_stats([r.final_test_accuracy for r in runs], [r.diverged for r in runs]),
         )
         for key, runs in groups.items()
     }
@@ -94,8 +98,7 @@ class Gap:
 
     @property
     def exceeds_spread(self) -> bool:
-        seeds = min(len(self.higher.accuracies), len(self.lower.accuracies))
-        return bool(seeds >= 2 and self.points > self.spread)
+        return clearly_above(self.higher.stats, self.lower.stats)
 
     def describe(self) -> str:
         """The gap in words for the prose, e.g. ``"3.10 points, spread 0.52"``."""
@@ -123,11 +126,6 @@ def smallest_gap(
     ``higher`` ranks above ``lower`` as a group when this gap exceeds its spread; the pair is
     chosen by the size of the gap, so another pair may have a larger spread.
     """
-    if isinstance(higher, str) or isinstance(lower, str) or not higher or not lower:
-        raise ValueError(
-            f"higher and lower must be non-empty sequences of optimizer names, "
-            f"got {higher!r} and {lower!r}"
-        )
     gaps = [gap(summaries, a, b, lr) for a in higher for b in lower]
     return min(gaps, key=lambda g: g.points if not math.isnan(g.points) else -math.inf)
 
@@ -170,8 +168,6 @@ def _names(names: Sequence[str]) -> str:
 def describe_ranking(groups: dict[str, list[str]], reference: str) -> str:
     """:func:`rank_against`'s groups in words, e.g. ``"RMSProp and Adam rank above SGD; Adagrad
     is not ranked against it"``."""
-    if sorted(groups) != ["above", "below", "unranked"]:
-        raise ValueError(f"groups must be rank_against's dict, got keys {sorted(groups)}")
     parts, subject = [], reference
     for key, verb in (("above", "above"), ("below", "below")):
         names = groups[key]

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
@@ -27,10 +27,8 @@ from torch import nn
 
 from lib.config import OptimizerGridConfig
 from lib.mnist.data import IMAGE_PIXELS, NUM_CLASSES, MNISTTensors
-from lib.mnist.store import RunResult, run_settings
 from lib.optim.optimizers import OPTIMIZER_CLASSES
 from lib.runtime import seed_everything, training_device
-from lib.validation import check_int
 
 EVAL_BATCH_SIZE = 10_000  # images per forward pass when evaluating; only memory depends on it
 #: Runs of at least this many optimizer steps use the fused (compiled) step where the optimizer
@@ -43,7 +41,6 @@ FUSED_MIN_STEPS = 1_000
 
 def make_mlp(hidden_dim: int = 256) -> nn.Sequential:
     """The base code's classifier: 784 → hidden → ReLU → hidden → ReLU → 10 (logits)."""
-    check_int("hidden_dim", hidden_dim, minimum=1)
     return nn.Sequential(
         nn.Linear(IMAGE_PIXELS, hidden_dim),
         nn.ReLU(),
@@ -56,9 +53,50 @@ def make_mlp(hidden_dim: int = 256) -> nn.Sequential:
 def make_optimizer(name: str, params, lr: float, **kwargs) -> torch.optim.Optimizer:
     """An optimizer of :mod:`lib.optim.optimizers` by class name, with its default hyperparameters
     (``kwargs`` go to its constructor, e.g. ``fused=True``)."""
-    if name not in OPTIMIZER_CLASSES:
-        raise ValueError(f"name must be one of {sorted(OPTIMIZER_CLASSES)}, got {name!r}")
     return OPTIMIZER_CLASSES[name](params, lr, **kwargs)
+
+
+#: Settings of the grid that decide what a run computes (the lists of optimizers, learning rates
+#: and seeds only choose which runs exist; ``workers`` only how many run at once).
+RUN_SETTINGS = (
+    "epochs",
+    "batch_size",
+    "hidden_dim",
+    "train_size",
+    "test_size",
+    "trace_points_per_epoch",
+)
+
+
+def run_settings(config: OptimizerGridConfig) -> dict:
+    """The settings that make two runs of the same (optimizer, lr, seed) identical."""
+    return {name: getattr(config, name) for name in RUN_SETTINGS}
+
+
+@dataclass
+class RunResult:
+    """History of one (optimizer, learning rate, seed) run; lists hold one entry per epoch."""
+
+    optimizer: str
+    lr: float
+    seed: int
+    settings: dict  # the grid's RUN_SETTINGS this run used
+    train_loss: list[float] = field(default_factory=list)
+    train_accuracy: list[float] = field(default_factory=list)
+    test_loss: list[float] = field(default_factory=list)
+    test_accuracy: list[float] = field(default_factory=list)
+    epoch_time: list[float] = field(default_factory=list)  # seconds of training per epoch
+    loss_trace: list[float] = field(default_factory=list)  # trace_points_per_epoch per epoch
+    diverged_epoch: int | None = None  # 1-based epoch whose loss became non-finite
+
+    @property
+    def diverged(self) -> bool:
+        return self.diverged_epoch is not None
+
+    @property
+    def final_test_accuracy(self) -> float:
+        """Test accuracy after the last epoch; NaN for a diverged run."""
+        return math.nan if self.diverged or not self.test_accuracy else self.test_accuracy[-1]
 
 
 @dataclass(frozen=True)
@@ -93,8 +131,6 @@ def train_epoch(
     per slice, and stops the epoch (``diverged=True``) after a slice whose loss is non-finite —
     the sum is non-finite as soon as one minibatch's loss is.
     """
-    check_int("batch_size", batch_size, minimum=1)
-    check_int("trace_points", trace_points, minimum=1)
     model.train()
     device = data.images.device
     # The order is drawn on the CPU (the generator lives there), then moved to the data.

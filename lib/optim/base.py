@@ -1,8 +1,8 @@
 """The machinery the hand-written optimizers share (see :mod:`lib.optim.optimizers`).
 
-:class:`HandWrittenOptimizer` validates every parameter group's hyperparameters, creates each
-parameter's state lazily at its first step, counts steps and runs a class's update rule either
-as written or compiled into one fused pass per tensor (:func:`torch.compile`).
+:class:`HandWrittenOptimizer` creates each parameter's state lazily at its first step, counts
+steps and runs a class's update rule either as written or compiled into one fused pass per
+tensor (:func:`torch.compile`).
 """
 
 from __future__ import annotations
@@ -13,24 +13,6 @@ from typing import Any, ClassVar
 
 import torch
 from torch.optim import Optimizer
-
-from lib.validation import FLOAT32_MAX, check_bool, check_number
-
-
-def check_lr(lr: Any, name: str = "lr") -> float:
-    """``lr`` as a float if it lies in [0, float32 max]: a larger rate overflows a float32 step."""
-    return check_number(name, lr, 0.0, FLOAT32_MAX)
-
-
-def check_unit_interval(name: str, value: Any) -> float:
-    """A decay rate or a momentum coefficient: in [0, 1)."""
-    return check_number(name, value, 0.0, 1.0, strict_maximum=True)
-
-
-def check_delta(name: str, value: Any) -> float:
-    # Strictly positive: a parameter whose gradient is exactly zero (a dead ReLU unit) has a zero
-    # second moment, and 0 / (0 + 0) would be NaN.
-    return check_number(name, value, 0.0, strict_minimum=True)
 
 
 @functools.cache
@@ -43,8 +25,7 @@ def compiled(update: Callable) -> Callable:
     return torch.compile(update, fullgraph=True, dynamic=False)
 
 
-#: Each hyperparameter's check, by name; each state entry's constructor, by name.
-Checks = dict[str, Callable[[str, Any], float]]
+#: Each state entry's constructor, by name.
 StateMakers = dict[str, Callable[[torch.Tensor], torch.Tensor]]
 
 
@@ -59,41 +40,24 @@ def one(p: torch.Tensor) -> torch.Tensor:
 
 
 class HandWrittenOptimizer(Optimizer):
-    """Shared machinery: validation of every group's hyperparameters, lazy state, step counting.
+    """Shared machinery: lazy state, step counting, the plain or the fused (compiled) update.
 
-    A subclass names its hyperparameters with their checks (``_checks``), its per-parameter
-    state with the function that creates each entry at the parameter's first step
-    (``_state``), and its update rule (``_update``): a function of the group's parameters,
-    gradients, state tensors (one list per ``_state`` entry, in order) and hyperparameters.
+    A subclass checks its hyperparameters in its constructor (as ``torch.optim`` does), names
+    them (``_hyper``), names its per-parameter state with the function that creates each entry
+    at the parameter's first step (``_state``), and gives its update rule (``_update``): a
+    function of the group's parameters, gradients, state tensors (one list per ``_state``
+    entry, in order) and hyperparameters.
     """
 
-    _checks: ClassVar[Checks] = {"lr": lambda name, value: check_lr(value, name)}
+    _hyper: ClassVar[tuple[str, ...]] = ("lr",)
     _state: ClassVar[StateMakers] = {}
     #: Whether the class offers ``fused=True``: only where the benchmarks show that it pays.
     supports_fused: ClassVar[bool] = True
 
     def __init__(self, params: Iterable, defaults: dict[str, Any], fused: bool = False) -> None:
-        for name, check in self._checks.items():
-            check(name, defaults[name])
-        check_bool("fused", fused)
+        if not 0.0 <= defaults["lr"]:
+            raise ValueError(f"Invalid learning rate: {defaults['lr']}")
         super().__init__(params, {**defaults, "fused": fused})
-
-    def add_param_group(self, param_group: dict[str, Any]) -> None:
-        """Add a group after checking the hyperparameters it sets itself (the others are the
-        constructor's, already checked); an invalid group raises ``ValueError`` naming the
-        hyperparameter and is not added."""
-        index = len(self.param_groups)
-        for name, check in self._checks.items():
-            if name in param_group:
-                check(f"param_groups[{index}]['{name}']", param_group[name])
-        if "fused" in param_group:
-            check_bool(f"param_groups[{index}]['fused']", param_group["fused"])
-            if param_group["fused"] and not self.supports_fused:
-                raise ValueError(
-                    f"param_groups[{index}]['fused'] must be False: "
-                    f"{type(self).__name__} has no fused step"
-                )
-        super().add_param_group(param_group)
 
     @torch.no_grad()
     def step(self, closure=None):
@@ -116,7 +80,7 @@ class HandWrittenOptimizer(Optimizer):
                 params,
                 [p.grad for p in params],
                 *([state[name] for state in states] for name in self._state),
-                **{name: group[name] for name in self._checks},
+                **{name: group[name] for name in self._hyper},
             )
         return loss
 

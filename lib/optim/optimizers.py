@@ -33,16 +33,7 @@ from typing import ClassVar
 import torch
 from torch.optim import Optimizer
 
-from lib.optim.base import (
-    Checks,
-    HandWrittenOptimizer,
-    StateMakers,
-    check_delta,
-    check_lr,
-    check_unit_interval,
-    one,
-    zeros,
-)
+from lib.optim.base import HandWrittenOptimizer, StateMakers, one, zeros
 
 __all__ = [
     "OPTIMIZER_CLASSES",
@@ -52,8 +43,19 @@ __all__ = [
     "Adam",
     "MomentumSGD",
     "RMSProp",
-    "check_lr",
 ]
+
+
+def _check_rate(name: str, value: float) -> None:
+    if not 0.0 <= value < 1.0:
+        raise ValueError(f"Invalid {name} value: {value}")
+
+
+def _check_delta(value: float) -> None:
+    # Strictly positive: a parameter whose gradient is exactly zero (a dead ReLU unit) has a
+    # zero second moment, and 0 / (0 + 0) would be NaN.
+    if not 0.0 < value:
+        raise ValueError(f"Invalid delta value: {value}")
 
 
 class SGD(HandWrittenOptimizer):
@@ -70,7 +72,7 @@ class SGD(HandWrittenOptimizer):
 
     Args:
         params: parameters or parameter groups to optimise.
-        lr: learning rate :math:`\gamma \in [0, 3.4 \cdot 10^{38}]`.
+        lr: learning rate :math:`\gamma \ge 0`.
     """
 
     supports_fused: ClassVar[bool] = False
@@ -99,17 +101,18 @@ class MomentumSGD(HandWrittenOptimizer):
 
     Args:
         params: parameters or parameter groups to optimise.
-        lr: learning rate :math:`\gamma \in [0, 3.4 \cdot 10^{38}]`.
+        lr: learning rate :math:`\gamma \ge 0`.
         rho: momentum coefficient in :math:`[0, 1)`.
         fused: one compiled pass per tensor (``True``) or the plain loop (``False``).
     """
 
     _state: ClassVar[StateMakers] = {"momentum": zeros}
-    _checks: ClassVar[Checks] = {**HandWrittenOptimizer._checks, "rho": check_unit_interval}
+    _hyper = ("lr", "rho")
 
     def __init__(
         self, params: Iterable, lr: float, rho: float = 0.9, *, fused: bool = False
     ) -> None:
+        _check_rate("rho", rho)
         super().__init__(params, {"lr": lr, "rho": rho}, fused)
 
     @staticmethod
@@ -134,18 +137,14 @@ class RMSProp(HandWrittenOptimizer):
 
     Args:
         params: parameters or parameter groups to optimise.
-        lr: learning rate :math:`\gamma \in [0, 3.4 \cdot 10^{38}]`.
+        lr: learning rate :math:`\gamma \ge 0`.
         tau: decay of the squared-gradient average, in :math:`[0, 1)`.
         delta: damping :math:`\delta > 0`.
         fused: one compiled pass per tensor (``True``) or the plain loop (``False``).
     """
 
     _state: ClassVar[StateMakers] = {"square_avg": zeros}
-    _checks: ClassVar[Checks] = {
-        **HandWrittenOptimizer._checks,
-        "tau": check_unit_interval,
-        "delta": check_delta,
-    }
+    _hyper = ("lr", "tau", "delta")
 
     def __init__(
         self,
@@ -156,6 +155,8 @@ class RMSProp(HandWrittenOptimizer):
         *,
         fused: bool = False,
     ) -> None:
+        _check_rate("tau", tau)
+        _check_delta(delta)
         super().__init__(params, {"lr": lr, "tau": tau, "delta": delta}, fused)
 
     @staticmethod
@@ -179,17 +180,18 @@ class Adagrad(HandWrittenOptimizer):
 
     Args:
         params: parameters or parameter groups to optimise.
-        lr: learning rate :math:`\gamma \in [0, 3.4 \cdot 10^{38}]`.
+        lr: learning rate :math:`\gamma \ge 0`.
         delta: damping :math:`\delta > 0`.
         fused: one compiled pass per tensor (``True``) or the plain loop (``False``).
     """
 
     _state: ClassVar[StateMakers] = {"sum": zeros}
-    _checks: ClassVar[Checks] = {**HandWrittenOptimizer._checks, "delta": check_delta}
+    _hyper = ("lr", "delta")
 
     def __init__(
         self, params: Iterable, lr: float, delta: float = 1e-10, *, fused: bool = False
     ) -> None:
+        _check_delta(delta)
         super().__init__(params, {"lr": lr, "delta": delta}, fused)
 
     @staticmethod
@@ -200,14 +202,9 @@ class Adagrad(HandWrittenOptimizer):
 
 
 class _AdamFamily(HandWrittenOptimizer):
-    """Adam and AMSGrad share their moments, hyperparameters and validation."""
+    """Adam and AMSGrad share their moments, hyperparameters and their checks."""
 
-    _checks: ClassVar[Checks] = {
-        **HandWrittenOptimizer._checks,
-        "beta1": check_unit_interval,
-        "beta2": check_unit_interval,
-        "delta": check_delta,
-    }
+    _hyper = ("lr", "beta1", "beta2", "delta")
 
     def __init__(
         self,
@@ -219,6 +216,9 @@ class _AdamFamily(HandWrittenOptimizer):
         *,
         fused: bool = False,
     ) -> None:
+        _check_rate("beta1", beta1)
+        _check_rate("beta2", beta2)
+        _check_delta(delta)
         super().__init__(params, {"lr": lr, "beta1": beta1, "beta2": beta2, "delta": delta}, fused)
 
 
@@ -238,7 +238,7 @@ class Adam(_AdamFamily):
 
     Args:
         params: parameters or parameter groups to optimise.
-        lr: learning rate :math:`\gamma \in [0, 3.4 \cdot 10^{38}]`.
+        lr: learning rate :math:`\gamma \ge 0`.
         beta1, beta2: decay rates of the first and second moments, in :math:`[0, 1)`.
         delta: damping :math:`\delta > 0`.
         fused: one compiled pass per tensor (``True``) or the plain loop (``False``).
@@ -287,7 +287,7 @@ class AMSGrad(_AdamFamily):
 
     Args:
         params: parameters or parameter groups to optimise.
-        lr: learning rate :math:`\gamma \in [0, 3.4 \cdot 10^{38}]`.
+        lr: learning rate :math:`\gamma \ge 0`.
         beta1, beta2: decay rates of the first and second moments, in :math:`[0, 1)`.
         delta: damping :math:`\delta > 0`.
         fused: one compiled pass per tensor (``True``) or the plain loop (``False``).
