@@ -115,6 +115,11 @@ def test_regime_table(method, gamma, expected):
     assert mm.regime(method, gamma) == expected
 
 
+@pytest.mark.parametrize("method", mm.METHODS[1:])
+def test_bisection_on_the_eigenvalues_finds_the_step_size_limits(method):
+    assert mm.stability_limit(method) == pytest.approx(mm.STEP_SIZE_LIMITS[method], rel=1e-8)
+
+
 @pytest.mark.parametrize("method", mm.METHODS)
 @pytest.mark.parametrize("gamma", [0.3, 0.8, 1.5, 2.3])
 def test_regime_agrees_with_the_spectral_radius(method, gamma):
@@ -198,6 +203,9 @@ BAD_ARGUMENTS = [
     (mm.spectral_radius, ("extragradient", -1.0), r"gamma must be a positive"),
     (mm.spectral_radius, ("EG", 1.0), r"method must be one of"),
     (mm.regime, ("alternating", 0.0), r"gamma must be a positive"),
+    (mm.stability_limit, ("simultaneous",), r"method: simultaneous GDA diverges"),
+    (mm.stability_limit, ("extragradient", 0.5), r"upper: extragradient is still stable"),
+    (mm.stability_limit, ("extragradient", -1.0), r"upper must be a positive"),
     (mm.gda_matrix_power, (0.0, 3), r"gamma must be a positive"),
     (mm.gda_matrix_power, (0.5, -1), r"k must be a non-negative integer"),
     (mm.gda_closed_form, (0.5, (1, 2, 3), 3), r"z0 must be a point"),

@@ -212,6 +212,32 @@ def spectral_radius(method: str, gamma: float) -> float:
     return math.sqrt(0.25 + (g + math.sqrt(g * g - 0.25)) ** 2)
 
 
+def stability_limit(method: str, upper: float = 3.0, tol: float = 1e-9) -> float:
+    """The first step size above which ``method`` diverges, found by bisection on numpy's
+    eigenvalues of :func:`iteration_matrix` (not on the closed forms of :func:`spectral_radius`).
+
+    It bisects on (0, ``upper``] for the boundary of {gamma : rho(M_gamma) <= 1 + tol}; the
+    tolerance absorbs the rounding of eigenvalues on the unit circle (a double eigenvalue, as
+    alternating GDA's at gamma = 2, is found only to about sqrt(machine epsilon)). Simultaneous
+    GDA has no such step size (rho > 1 for every gamma > 0) and is refused.
+    """
+    method = _check_method(method)
+    if method == "simultaneous":
+        raise ValueError("method: simultaneous GDA diverges for every gamma > 0, it has no limit")
+    upper = check_number("upper", upper, 0.0, strict_minimum=True)
+
+    def stable(gamma):
+        return np.abs(np.linalg.eigvals(iteration_matrix(method, gamma))).max() <= 1.0 + tol
+
+    low, high = 0.0, upper
+    if stable(high):
+        raise ValueError(f"upper: {method} is still stable at gamma = {upper}; pass a larger one")
+    while high - low > 1e-14 * high:
+        middle = (low + high) / 2
+        low, high = (middle, high) if stable(middle) else (low, middle)
+    return (low + high) / 2
+
+
 def regime(method: str, gamma: float) -> str:
     """'converges', 'cycles' (bounded, not convergent) or 'diverges', for a generic start.
 
