@@ -17,6 +17,7 @@ from lib.mnist.report import (
 )
 from lib.optim.optimizers import AMSGrad, MomentumSGD, RMSProp
 from lib.optim.replay import homework_pseudocode, replay
+from lib.stats import SeedStats
 
 HYPER = {
     "SGD": {},
@@ -27,7 +28,7 @@ HYPER = {
 
 
 def summary(name, lr, *accuracies, diverged=0):
-    return Summary(name, lr, tuple(accuracies), len(accuracies) + diverged, diverged)
+    return Summary(name, lr, SeedStats(tuple(accuracies), diverged))
 
 
 @pytest.fixture
@@ -57,8 +58,6 @@ def test_gap_ranks_only_beyond_the_spread(summaries):
 def test_smallest_gap_picks_the_closest_pair(summaries):
     closest = smallest_gap(summaries, ("A", "B"), ("C",), 0.1)
     assert closest.higher.optimizer == "B" and math.isclose(closest.points, 39.0)
-    with pytest.raises(ValueError, match="non-empty sequences"):
-        smallest_gap(summaries, "A", ("C",), 0.1)
 
 
 def test_tied_with_best_and_the_table_bold_the_same_cells(summaries):
@@ -79,8 +78,6 @@ def test_rank_against_sorts_by_the_gap_and_its_spread(summaries):
     assert describe_ranking(groups, "B") == "C ranks below B; A, D and E are not ranked against it"
     groups = rank_against(summaries, ["A", "B"], "C", 0.1)
     assert describe_ranking(groups, "C") == "A and B rank above C"
-    with pytest.raises(ValueError, match="groups must be rank_against's dict"):
-        describe_ranking({"above": []}, "C")
 
 
 @pytest.mark.parametrize(
@@ -105,12 +102,3 @@ def test_pseudocode_amsgrad_is_not_torchs_after_a_spike():
     # the same first step (the maxima agree), then the homework's remembers the spike
     np.testing.assert_allclose(hw[0], torch_path[0], rtol=1e-12)
     assert abs(hw[-1, 0]) < abs(torch_path[-1, 0])
-
-
-def test_bad_arguments_are_named():
-    with pytest.raises(ValueError, match="name must be one of"):
-        homework_pseudocode("Nesterov", np.zeros(1), [np.ones(1)], 0.1)
-    with pytest.raises(ValueError, match=r"RMSProp takes the hyperparameters \('tau', 'delta'\)"):
-        homework_pseudocode("RMSProp", np.zeros(1), [np.ones(1)], 0.1, tau=0.9)
-    with pytest.raises(ValueError, match=r"gradients\[1\] must have the shape \(2,\)"):
-        replay(lambda p: RMSProp(p, lr=0.1), np.zeros(2), [np.ones(2), np.ones(3)])

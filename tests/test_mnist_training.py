@@ -1,6 +1,6 @@
-"""Training loop, divergence handling and the resumable results store of the MNIST grid."""
+"""Training loop, divergence handling and the resumable grid of MNIST runs."""
 
-import json
+import dataclasses
 import math
 
 import pytest
@@ -10,8 +10,7 @@ from lib.config import OptimizerGridConfig
 from lib.mnist import grid as mnist_grid
 from lib.mnist import training as mnist_training
 from lib.mnist.data import IMAGE_PIXELS, MNISTTensors
-from lib.mnist.grid import grid_runs, run_grid
-from lib.mnist.store import load_run, results_dir, run_path, save_run
+from lib.mnist.grid import grid_runs, run_entry, run_grid
 from lib.mnist.training import (
     evaluate,
     make_mlp,
@@ -51,13 +50,6 @@ def test_mlp_shapes_and_parameter_count():
     model = make_mlp(256)
     assert model(torch.zeros(7, IMAGE_PIXELS)).shape == (7, 10)
     assert sum(p.numel() for p in model.parameters()) == 784 * 256 + 256 + 256 * 256 + 256 + 2570
-    with pytest.raises(ValueError, match="hidden_dim must be a positive integer, got 0"):
-        make_mlp(0)
-
-
-def test_make_optimizer_refuses_unknown_names():
-    with pytest.raises(ValueError, match="name must be one of"):
-        make_optimizer("LBFGS", make_mlp(4).parameters(), 0.1)
 
 
 def test_training_learns_a_separable_problem():
@@ -137,26 +129,21 @@ def test_divergence_in_a_later_epoch_keeps_the_finished_epochs(monkeypatch):
     "value, why",
     [(math.nan, "a non-finite parameter"), (1e30, "finite weights whose test logits overflow")],
 )
-def test_weights_that_blow_up_on_an_epochs_last_batch_end_the_run(
-    monkeypatch, tmp_path, value, why
-):
+def test_weights_that_blow_up_on_an_epochs_last_batch_end_the_run(monkeypatch, value, why):
     """The 8th step is epoch 2's last: every loss of the epoch was finite, its update was not."""
     _poison(monkeypatch, at=8, value=value)
     result = train_run("SGD", 0.1, 0, _blobs(200), _blobs(50), TINY)
     assert result.diverged_epoch == 2, why
     assert len(result.test_accuracy) == 1 and len(result.loss_trace) == 3 + 3
-    path = run_path(tmp_path, "SGD", 0.1, 0)
-    save_run(result, path)
-    assert load_run(path, TINY).diverged_epoch == 2  # stored as diverged, and valid
 
 
-def test_a_learning_rate_at_the_float32_limit_diverges_and_beyond_it_is_refused(tmp_path):
-    result = train_run("SGD", 1e38, 0, _blobs(200), _blobs(50), TINY)
+@pytest.mark.parametrize("lr", [1e38, math.inf])
+def test_a_huge_learning_rate_is_recorded_as_diverged_and_stored(tmp_path, lr):
+    result = train_run("SGD", lr, 0, _blobs(200), _blobs(50), TINY)
     assert result.diverged_epoch == 1 and result.test_accuracy == []
-    save_run(result, run_path(tmp_path, "SGD", 1e38, 0))
-    assert load_run(run_path(tmp_path, "SGD", 1e38, 0), TINY).diverged
-    with pytest.raises(ValueError, match=r"learning_rates\[1\] must be <="):
-        TINY.replace(learning_rates=(0.1, 1e39))
+    entry = run_entry(("SGD", lr, 0), TINY, tmp_path)
+    entry.save(dataclasses.asdict(result))
+    assert entry.load()["diverged_epoch"] == 1
 
 
 def test_epoch_figures_equal_an_independent_evaluation_when_nothing_moves():
@@ -209,7 +196,7 @@ def test_fused_optimizer_step_on_cuda_matches_the_loop():
 
 
 def _without_times(results):
-    return [{k: v for k, v in r.to_json().items() if k != "epoch_time"} for r in results]
+    return [{k: v for k, v in dataclasses.asdict(r).items() if k != "epoch_time"} for r in results]
 
 
 def test_same_seed_same_run_and_history_lengths():
@@ -218,32 +205,6 @@ def test_same_seed_same_run_and_history_lengths():
     assert _without_times([a]) == _without_times([b]) and not a.diverged
     assert len(a.train_loss) == len(a.test_accuracy) == len(a.epoch_time) == TINY.epochs
     assert len(a.loss_trace) == TINY.epochs * TINY.trace_points_per_epoch
-
-
-def test_save_and_load_round_trip_and_settings_check(tmp_path):
-    result = train_run("SGD", 0.1, 0, _blobs(300), _blobs(100), TINY)
-    path = run_path(tmp_path, "SGD", 0.1, 0)
-    save_run(result, path)
-    assert path.name == "SGD_lr0.1_seed0.json"
-    assert [p.name for p in tmp_path.iterdir()] == [path.name]  # no temporary file left
-    assert load_run(path, TINY) == result
-    assert load_run(path, TINY.replace(epochs=3)) is None  # other settings: not this run
-    assert load_run(tmp_path / "missing.json", TINY) is None
-    path.write_text("{ truncated")
-    assert load_run(path, TINY) is None
-
-
-def test_results_folders_separate_settings_but_not_the_grid_lists(tmp_path):
-    assert results_dir(TINY, tmp_path) != results_dir(TINY.replace(epochs=3), tmp_path)
-    assert results_dir(TINY, tmp_path) == results_dir(TINY.replace(seeds=(5,)), tmp_path)
-    assert results_dir(TINY, tmp_path).parent == tmp_path / "optimizers"
-    quick, full = OptimizerGridConfig.for_profile("quick"), OptimizerGridConfig.for_profile("full")
-    assert results_dir(quick, tmp_path) != results_dir(full, tmp_path)
-
-
-def test_grid_refuses_unknown_optimizers():
-    with pytest.raises(ValueError, match=r"optimizers\[1\] must be one of"):
-        TINY.replace(optimizers=("SGD", "Nesterov"))
 
 
 @pytest.fixture
@@ -262,10 +223,8 @@ def blob_mnist(monkeypatch):
 def test_grid_resumes_and_only_loads_when_everything_is_stored(tmp_path, blob_mnist, monkeypatch):
     results = run_grid(TINY, tmp_path, progress=False)
     assert [(r.optimizer, r.lr, r.seed) for r in results] == grid_runs(TINY)
-    folder = results_dir(TINY, tmp_path)
-    assert len(list(folder.glob("*_lr*_seed*.json"))) == 8
-    assert json.loads((folder / "settings.json").read_text())["epochs"] == 2
-    run_path(folder, "Adam", 1e-3, 1).unlink()  # an interrupted grid: one run missing
+    assert len(list((tmp_path / "mnist").glob("*.pt"))) == 8
+    run_entry(("Adam", 1e-3, 1), TINY, tmp_path).path.unlink()  # an interrupted grid
     trained = []
     real_train_run = mnist_grid.train_run
     monkeypatch.setattr(

@@ -294,69 +294,17 @@ def test_state_dict_round_trip_continues_identically(cls, kwargs, reference, ref
 
 
 _P = [torch.nn.Parameter(torch.zeros(2))]
-FLOAT32_OVERFLOW = 1e39  # beyond the largest float32, 3.4e38
 
-# (class, constructor arguments, message): every hyperparameter, given directly or by a group.
+# (class, constructor arguments, message), as torch.optim words them.
 INVALID = [
-    (SGD, {"lr": -0.1}, r"lr must be a non-negative number, got -0\.1"),
-    (SGD, {"lr": math.nan}, "lr must be"),
-    (SGD, {"lr": math.inf}, "lr must be"),
-    (SGD, {"lr": FLOAT32_OVERFLOW}, r"lr must be <= 3\.40*2\d*e\+38, got 1e\+39"),
-    (SGD, {"lr": "0.1"}, "lr must be"),
-    (SGD, {"lr": True}, "lr must be"),
-    (MomentumSGD, {"lr": 0.1, "rho": 1.0}, r"rho must be < 1\.0, got 1\.0"),
-    (MomentumSGD, {"lr": 0.1, "rho": -0.5}, "rho must be a non-negative number"),
-    (MomentumSGD, {"lr": 0.1, "fused": "yes"}, "fused must be True or False"),
-    (RMSProp, {"lr": 0.1, "tau": 1.5}, r"tau must be < 1\.0, got 1\.5"),
-    (RMSProp, {"lr": 0.1, "delta": 0.0}, "delta must be a positive number, got 0.0"),
-    (Adagrad, {"lr": 0.1, "delta": -1e-8}, "delta must be a positive number"),
-    (Adagrad, {"lr": 0.1, "delta": math.inf}, "delta must be a positive number"),
-    (Adam, {"lr": 0.1, "beta1": 1.0}, "beta1 must be < 1.0"),
-    (Adam, {"lr": 0.1, "beta2": -0.1}, "beta2 must be a non-negative number"),
-    (AMSGrad, {"lr": -1.0}, "lr must be"),
-    (AMSGrad, {"lr": 0.1, "beta2": 2.0}, "beta2 must be < 1.0"),
-    # A parameter group's own hyperparameters are checked like the constructor's.
-    (
-        SGD,
-        {"params": [{"params": _P, "lr": -5}], "lr": 0.1},
-        r"param_groups\[0\]\['lr'\] must be a non-negative number, got -5",
-    ),
-    (
-        SGD,
-        {
-            "params": [
-                {"params": _P},
-                {"params": [torch.nn.Parameter(torch.zeros(1))], "lr": FLOAT32_OVERFLOW},
-            ],
-            "lr": 0.1,
-        },
-        r"param_groups\[1\]\['lr'\] must be <=",
-    ),
-    (
-        MomentumSGD,
-        {"params": [{"params": _P, "rho": 1.0}], "lr": 0.1},
-        r"param_groups\[0\]\['rho'\] must be < 1\.0",
-    ),
-    (
-        RMSProp,
-        {"params": [{"params": _P, "delta": 0}], "lr": 0.1},
-        r"param_groups\[0\]\['delta'\] must be a positive number",
-    ),
-    (
-        Adam,
-        {"params": [{"params": _P, "beta2": math.nan}], "lr": 0.1},
-        r"param_groups\[0\]\['beta2'\]",
-    ),
-    (
-        AMSGrad,
-        {"params": [{"params": _P, "fused": 1}], "lr": 0.1},
-        r"param_groups\[0\]\['fused'\] must be True or False",
-    ),
-    (
-        SGD,
-        {"params": [{"params": _P, "fused": True}], "lr": 0.1},
-        r"param_groups\[0\]\['fused'\] must be False: SGD has no fused step",
-    ),
+    (SGD, {"lr": -0.1}, r"Invalid learning rate: -0\.1"),
+    (SGD, {"lr": math.nan}, "Invalid learning rate: nan"),
+    (MomentumSGD, {"lr": 0.1, "rho": 1.0}, r"Invalid rho value: 1\.0"),
+    (RMSProp, {"lr": 0.1, "tau": -0.5}, r"Invalid tau value: -0\.5"),
+    (RMSProp, {"lr": 0.1, "delta": 0.0}, r"Invalid delta value: 0\.0"),
+    (Adagrad, {"lr": 0.1, "delta": -1e-8}, "Invalid delta value"),
+    (Adam, {"lr": 0.1, "beta1": 1.0}, "Invalid beta1 value"),
+    (AMSGrad, {"lr": 0.1, "beta2": math.nan}, "Invalid beta2 value: nan"),
 ]
 
 
@@ -366,18 +314,8 @@ INVALID = [
     ids=[f"{c.__name__}-{i}" for i, (c, _, _) in enumerate(INVALID)],
 )
 def test_invalid_hyperparameters_are_refused(cls, kwargs, message):
-    kwargs = {"params": _P, **kwargs}
     with pytest.raises(ValueError, match=message):
-        cls(**kwargs)
-
-
-def test_an_invalid_group_added_later_is_refused_and_not_added():
-    optimizer = RMSProp(_P, lr=0.1)
-    with pytest.raises(ValueError, match=r"param_groups\[1\]\['tau'\] must be < 1\.0"):
-        optimizer.add_param_group({"params": [torch.nn.Parameter(torch.zeros(1))], "tau": 1.0})
-    assert len(optimizer.param_groups) == 1
-    optimizer.add_param_group({"params": [torch.nn.Parameter(torch.zeros(1))], "lr": 1e38})
-    assert optimizer.param_groups[1]["lr"] == 1e38 and optimizer.param_groups[1]["tau"] == 0.9
+        cls(_P, **kwargs)
 
 
 def test_sgd_offers_no_fused_step():
