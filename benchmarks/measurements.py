@@ -1,29 +1,24 @@
-"""The measurements of ``python -m benchmarks``: each a ratio of timings taken in one process.
+"""The measurements of ``python -m benchmarks``: each a ratio of timings taken in one run.
 
 * :func:`measure_epoch` — one MNIST epoch of the project's loop (:func:`lib.mnist.training.
-  train_epoch`) against the course's base-code loop (``DataLoader`` + ``ToTensor``), against
-  the epoch's matrix products alone and against the arithmetic limit (its FLOPs at the measured
-  peak matmul throughput);
+  train_epoch`) against the course's base-code loop (``DataLoader`` + ``ToTensor``) and against
+  the arithmetic limit (its FLOPs at the measured peak matmul throughput);
 * :func:`measure_optimizers` — one step of each hand-written optimizer, plain and fused, against
   ``torch.optim``'s counterpart, default and fused (where torch has a fused step);
 * :func:`measure_grid` — the homework's grid (SGD, momentum, RMSProp, AMSGrad × its learning
-  rates × its seeds), trained by :func:`lib.mnist.grid.run_grid` for as many epochs as the book
-  trains (``BenchmarkConfig.grid_epochs`` may shorten it), against its arithmetic limit on
-  the cores it uses, the peak measured just before;
-* :func:`measure_parallelism` — the same runs in worker processes, in one process with several
-  torch threads, and in several Python threads of one process, each layout's steady-state epoch
-  time and fixed cost projected onto the book's grid;
+  rates × its seeds), trained by :func:`lib.mnist.grid.run_grid` from an empty cache, against
+  its arithmetic limit on the cores it uses, the peak measured just before;
+* :func:`measure_chapters` — each chapter notebook executed from an empty cache, timed;
 * the WGAN's iterations per second, separate against stacked (:mod:`benchmarks.gan_iterations`).
-
-:func:`run_benchmarks` runs the chosen sections into one results dict.
 """
 
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import tempfile
 import time
-from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 
 import torch
@@ -32,25 +27,24 @@ import torchvision
 from torch.utils.data import DataLoader, Subset
 from tqdm import tqdm
 
-from benchmarks.gan_iterations import measure_gans
 from benchmarks.timing import (
     describe,
-    epoch_batches,
     epoch_flops,
     evaluation_flops,
     fastest,
     interleaved,
     square_matmuls,
-    training_matmuls,
 )
-from lib.config import BenchmarkConfig, OptimizerGridConfig, active_profile, data_root
+from lib.config import BenchmarkConfig, OptimizerGridConfig, active_profile, data_root, repo_root
 from lib.mnist.data import IMAGE_PIXELS, MNISTTensors, load_mnist
-from lib.mnist.grid import grid_runs, run_grid
-from lib.mnist.training import make_mlp, make_optimizer, train_epoch, train_run
+from lib.mnist.grid import run_grid
+from lib.mnist.training import make_mlp, make_optimizer, train_epoch
 from lib.optim.optimizers import OPTIMIZER_CLASSES
 from lib.runtime import cpu_threads, seed_everything, training_device
 
-SECTIONS = ("mnist_epoch", "optimizer_step", "homework_grid", "parallelism", "gan")
+SECTIONS = ("mnist_epoch", "optimizer_step", "homework_grid", "gan", "chapters")
+#: The chapters whose execution from an empty cache is timed (book/<name>.ipynb).
+CHAPTERS = ("optimizers", "gan")
 #: The targets: an epoch at least this many times faster than the DataLoader loop, the
 #: grid at most this many times its arithmetic limit, an optimizer step at most this many times
 #: torch's fastest counterpart.
@@ -101,36 +95,6 @@ def dataloader_epoch(
     return loss_sum / seen, correct / seen
 
 
-def _operand(rows: int, cols: int, transposed: bool, device: torch.device) -> torch.Tensor:
-    """A ``rows × cols`` matrix, stored transposed (column-major) if ``transposed``."""
-    if transposed:
-        return torch.rand(cols, rows, device=device).t()
-    return torch.rand(rows, cols, device=device)
-
-
-def matmul_epoch(model: torch.nn.Module, n_examples: int, batch_size: int, device: torch.device):
-    """A function that performs exactly the epoch's matrix products and nothing else."""
-    batches = epoch_batches(n_examples, batch_size)
-    plans = {
-        size: [
-            (
-                _operand(p.m, p.k, p.a_transposed, device),
-                _operand(p.k, p.n, p.b_transposed, device),
-                torch.empty(p.m, p.n, device=device),
-            )
-            for p in training_matmuls(model, size)
-        ]
-        for size in set(batches)
-    }
-
-    def run() -> None:
-        for size in batches:
-            for a, b, out in plans[size]:
-                torch.mm(a, b, out=out)
-
-    return run
-
-
 def _fresh_model(hidden_dim: int, device: torch.device, config: BenchmarkConfig):
     seed_everything(0)
     model = make_mlp(hidden_dim).to(device)
@@ -150,7 +114,6 @@ def measure_epoch(config: BenchmarkConfig, grid: OptimizerGridConfig, device: to
             project_model, project_opt, train, batch_size, generator, grid.trace_points_per_epoch
         ),
         "dataloader": lambda: dataloader_epoch(base_model, base_opt, loader, device),
-        "matmuls": matmul_epoch(project_model, n, batch_size, device),
     }
     contenders["peak"], peak_flops = square_matmuls(config.matmul_size, config.matmul_count, device)
     warm_up = MNISTTensors(train.images[: 10 * batch_size], train.labels[: 10 * batch_size])
@@ -171,7 +134,6 @@ def measure_epoch(config: BenchmarkConfig, grid: OptimizerGridConfig, device: to
         "seconds": {**seconds, "limit": limit},
         "speedup_vs_dataloader": seconds["dataloader"] / seconds["project"],
         "ratio_to_limit": seconds["project"] / limit,
-        "ratio_to_matmuls": seconds["project"] / seconds["matmuls"],
         "target_speedup_vs_dataloader": TARGET_SPEEDUP_VS_DATALOADER,
     }
 
@@ -203,7 +165,7 @@ def torch_counterpart(name: str, params, hyper: dict, fused: bool | None) -> tor
             amsgrad=name == "AMSGrad",
             fused=fused,
         )
-    raise ValueError(f"name must be one of {sorted(OPTIMIZER_CLASSES)}, got {name!r}")
+    raise KeyError(name)
 
 
 def step_contenders(name: str) -> dict[str, dict]:
@@ -321,126 +283,24 @@ def measure_grid(config: BenchmarkConfig, grid: OptimizerGridConfig, device: tor
     }
 
 
-def _train_runs_in_threads(runs, train, test, grid, threads: int) -> list:
-    with ThreadPoolExecutor(threads) as pool:
-        return list(pool.map(lambda run: train_run(*run, train, test, grid), runs))
-
-
-#: Runs trained at once by each layout of :func:`measure_parallelism`.
-LAYOUT_CONCURRENCY = {"processes": 2, "torch_threads": 1, "python_threads": 2}
-
-
-def project_layouts(
-    wall: dict[str, list[float]],
-    epoch: dict[str, list[float]],
-    runs: int,
-    epochs: int,
-    grid_run_epochs: int,
-) -> dict[str, dict[str, float]]:
-    """Split each timing of each layout (``wall[name][i]``, with the mean epoch time
-    ``epoch[name][i]`` measured inside its runs) into the epochs' share (``runs × epochs`` epochs,
-    :data:`LAYOUT_CONCURRENCY` at a time) and a fixed rest (start-up, evaluation, storing), and
-    estimate a grid of ``grid_run_epochs`` run-epochs as that rest plus its epochs at the same
-    speed. Returns, per layout, the fixed cost and the estimate of its fastest timing, and the
-    estimate's range over the timings (``grid_seconds_max``), the spread to rank layouts by."""
-    layouts = {}
-    for name, walls in wall.items():
-        estimates = []
-        for seconds, epoch_seconds in zip(walls, epoch[name], strict=True):
-            per_run_epoch = epoch_seconds / LAYOUT_CONCURRENCY[name]
-            fixed = max(seconds - runs * epochs * per_run_epoch, 0.0)
-            estimates.append((fixed + grid_run_epochs * per_run_epoch, fixed))
-        fastest_estimate = min(estimates)
-        layouts[name] = {
-            "fixed_seconds": fastest_estimate[1],
-            "grid_seconds": fastest_estimate[0],
-            "grid_seconds_max": max(estimates)[0],
-        }
-    return layouts
-
-
-def tied_with_best(layouts: dict[str, dict[str, float]]) -> tuple[str, list[str]]:
-    """The layout with the lowest estimate, and the others whose range of estimates reaches
-    into the best one's (the gap between them does not exceed the timings' spread)."""
-    best = min(layouts, key=lambda name: layouts[name]["grid_seconds"])
-    ceiling = layouts[best]["grid_seconds_max"]
-    tied = [
-        name
-        for name, layout in layouts.items()
-        if name != best and layout["grid_seconds"] <= ceiling
-    ]
-    return best, tied
-
-
-def measure_parallelism(
-    config: BenchmarkConfig, grid: OptimizerGridConfig, device: torch.device
-) -> dict:
-    """Four one-epoch runs on the two cores, three ways: two single-threaded worker processes
-    (:func:`run_grid`'s way), one process with two torch threads, two Python threads of one
-    process with one torch thread each (torch releases the interpreter lock inside its kernels).
-    Workers processes start afresh in each timing, as in a grid.
-
-    Besides each layout's wall time, the epoch time measured inside its runs (while the other
-    runs train beside them) separates the steady state from the fixed costs, so that the
-    layouts can be compared on the book's grid (:func:`project_layouts`), whose long runs
-    amortise a start-up that dominates one-epoch runs. Layouts whose estimates overlap over the
-    repeated timings are reported as tied, not ranked (:func:`tied_with_best`)."""
-    small = grid.replace(
-        optimizers=(config.epoch_optimizer,),
-        learning_rates=(config.epoch_lr,),
-        seeds=(0, 1, 2, 3),
-        epochs=1,
-        workers=2,
-    )
-    runs = [(config.epoch_optimizer, config.epoch_lr, seed) for seed in small.seeds]
-    train = load_mnist(train=True, size=small.train_size)
-    test = load_mnist(train=False, size=small.test_size)
-    epoch_times: dict[str, list[float]] = {name: [] for name in LAYOUT_CONCURRENCY}
-
-    def record(name: str, results) -> None:
-        times = [seconds for result in results for seconds in result.epoch_time]
-        epoch_times[name].append(sum(times) / len(times))
-
-    def processes() -> None:
-        with tempfile.TemporaryDirectory() as root:
-            record("processes", run_grid(small, root, progress=False))
-
-    def torch_threads() -> None:
-        with cpu_threads(2):
-            record("torch_threads", [train_run(*run, train, test, small) for run in runs])
-
-    def python_threads() -> None:
-        with cpu_threads(1):
-            record("python_threads", _train_runs_in_threads(runs, train, test, small, 2))
-
-    contenders = {
-        "processes": processes,
-        "torch_threads": torch_threads,
-        "python_threads": python_threads,
-    }
-    walls = interleaved(contenders, min(config.repeats, 3), device)
-    book = homework_grid_config(grid)
-    grid_run_epochs = len(grid_runs(book)) * book.epochs
-    layouts = project_layouts(walls, epoch_times, len(runs), small.epochs, grid_run_epochs)
-    best, tied = tied_with_best(layouts)
-    return {
-        "runs": len(runs),
-        "epochs": small.epochs,
-        "repeats": len(walls[best]),
-        "seconds": fastest(walls),
-        "epoch_seconds": {name: min(values) for name, values in epoch_times.items()},
-        "concurrency": LAYOUT_CONCURRENCY,
-        "fixed_seconds": {name: layout["fixed_seconds"] for name, layout in layouts.items()},
-        "grid_run_epochs": grid_run_epochs,
-        "grid_seconds": {name: layout["grid_seconds"] for name, layout in layouts.items()},
-        "grid_seconds_max": {name: layout["grid_seconds_max"] for name, layout in layouts.items()},
-        "best": best,
-        "tied": tied,
-        "ratio_to_best": {
-            name: layout["grid_seconds"] / layouts[best]["grid_seconds"]
-            for name, layout in layouts.items()
-        },
-    }
+def measure_chapters(profile: str) -> dict[str, float]:
+    """Seconds to execute each chapter notebook of :data:`CHAPTERS` in ``profile``, from an
+    empty cache (a temporary ``RESULTS_DIR``), as a book build does on a clean clone."""
+    seconds = {}
+    for name in CHAPTERS:
+        with tempfile.TemporaryDirectory() as results:
+            env = {**os.environ, "RESULTS_DIR": results, "BOOK_PROFILE": profile}
+            command = [sys.executable, "-m", "jupyter", "nbconvert", "--to", "notebook"]
+            command += ["--execute", "--ExecutePreprocessor.timeout=7200", "--stdout"]
+            start = time.perf_counter()
+            subprocess.run(
+                [*command, str(repo_root() / "book" / f"{name}.ipynb")],
+                env=env,
+                check=True,
+                stdout=subprocess.DEVNULL,
+            )
+            seconds[name] = time.perf_counter() - start
+    return seconds
 
 
 # --------------------------------------------------------------------------------------------
@@ -451,11 +311,7 @@ def run_benchmarks(
     profile: str | None = None, sections=SECTIONS, progress: bool = True, **overrides
 ) -> dict:
     """Measure ``sections`` (names from :data:`SECTIONS`) with the sizes of ``profile``'s
-    :class:`BenchmarkConfig`, changed by ``overrides`` (its field names); return the results
-    (without wall times)."""
-    unknown = [name for name in sections if name not in SECTIONS]
-    if unknown:
-        raise ValueError(f"sections must be names from {SECTIONS}, got {unknown}")
+    :class:`BenchmarkConfig`, changed by ``overrides`` (its field names); return the results."""
     profile = active_profile(profile)
     config = BenchmarkConfig.for_profile(profile, **overrides)
     grid = OptimizerGridConfig.for_profile(profile)
@@ -464,8 +320,8 @@ def run_benchmarks(
         "mnist_epoch": lambda: measure_epoch(config, grid, device),
         "optimizer_step": lambda: measure_optimizers(config, grid, device),
         "homework_grid": lambda: measure_grid(config, grid, device),
-        "parallelism": lambda: measure_parallelism(config, grid, device),
-        "gan": lambda: measure_gans(config),
+        "gan": lambda: _measure_gans(config),
+        "chapters": lambda: measure_chapters(profile),
     }
     results = {
         "profile": profile,
@@ -479,6 +335,12 @@ def run_benchmarks(
             results["measured_at"][name] = _now()
             results[name] = measures[name]()
     return results
+
+
+def _measure_gans(config: BenchmarkConfig) -> list[dict]:
+    from benchmarks.gan_iterations import measure_gans  # imports the GAN code only when asked
+
+    return measure_gans(config)
 
 
 def _now() -> str:

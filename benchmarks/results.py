@@ -1,19 +1,14 @@
-"""The benchmarks' results: a JSON file merged across runs, its summary table, the figures the
-performance page quotes, wall times of whole tasks, and the page's plot.
+"""The benchmarks' results: the JSON file the performance page reads, its summary table, the
+figures the page quotes, and the page's plot.
 
-The file holds one section per measurement (:data:`benchmarks.measurements.SECTIONS`),
-``measured_at`` (when each section was measured) and ``wall_times``, a mapping from a task's
-name to its timing. A new run replaces the sections it measured and keeps the others; wall times
-are merged by name, so recording ``make_test`` keeps a recorded ``book_build``.
+The file holds one section per measurement (:data:`benchmarks.measurements.SECTIONS`) and
+``measured_at``, when each was measured; ``python -m benchmarks`` writes it whole.
 """
 
 from __future__ import annotations
 
 import json
 import math
-import subprocess
-import time
-from datetime import datetime, timezone
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -22,11 +17,6 @@ import numpy as np
 from lib.config import repo_root
 
 HEADERS = ("Figure", "Measured", "Ratio", "Target", "Met")
-#: Entries that map names to values and are merged name by name rather than replaced.
-MERGED_BY_NAME = ("wall_times", "measured_at")
-
-# --------------------------------------------------------------------------------------------
-# The file
 
 
 def default_path() -> Path:
@@ -51,89 +41,17 @@ def save_results(results: dict, path: str | Path | None = None) -> Path:
     return path
 
 
-def merge_results(old: dict | None, new: dict) -> dict:
-    """``new`` over ``old``: new sections replace old ones; wall times and the sections'
-    measurement times are merged by name."""
-    merged = dict(old or {})
-    for key, value in new.items():
-        if key not in MERGED_BY_NAME:
-            merged[key] = value
-    for key in MERGED_BY_NAME:
-        merged[key] = {**(old or {}).get(key, {}), **new.get(key, {})}
-    return merged
-
-
-# --------------------------------------------------------------------------------------------
-# Wall times of whole tasks
-
-#: The targets for whole tasks, in seconds, by the name their wall time is stored under:
-#: the full book (HTML and PDF, every experiment) built from a clean clone whose Python
-#: environment is installed, and the test suite.
-WALL_TIME_TARGETS = {"book_full_clean_clone": 600.0, "make_test": 180.0}
-
-
-def parse_assignment(text: str, option: str) -> tuple[str, str]:
-    """Split ``NAME=VALUE`` (as given to ``--record`` or ``--time-command``)."""
-    name, sep, value = text.partition("=")
-    name = name.strip()
-    if not sep or not name or not value.strip():
-        raise ValueError(f"{option} must look like NAME=VALUE, got {text!r}")
-    if not name.replace("_", "").replace("-", "").isalnum():
-        raise ValueError(f"{option} name must be letters, digits, '_' or '-', got {name!r}")
-    return name, value.strip()
-
-
-def recorded(text: str) -> tuple[str, dict]:
-    """The entry for ``--record NAME=SECONDS``: a wall time measured elsewhere."""
-    name, value = parse_assignment(text, "--record")
-    try:
-        seconds = float(value)
-    except ValueError:
-        seconds = math.nan
-    if not math.isfinite(seconds) or seconds < 0:
-        raise ValueError(f"--record seconds must be a finite number >= 0, got {value!r}")
-    return name, {"seconds": seconds, "source": "recorded", "when": _now()}
-
-
-def timed(text: str) -> tuple[str, dict]:
-    """The entry for ``--time-command NAME=COMMAND``: run ``COMMAND`` in a shell and time it."""
-    name, command = parse_assignment(text, "--time-command")
-    start = time.perf_counter()
-    completed = subprocess.run(command, shell=True, check=False)
-    seconds = time.perf_counter() - start
-    return name, {
-        "seconds": seconds,
-        "source": "timed",
-        "command": command,
-        "returncode": completed.returncode,
-        "when": _now(),
-    }
-
-
-def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
-
-
-# --------------------------------------------------------------------------------------------
-# The summary table
-
-
 def format_seconds(seconds: float) -> str:
     """A duration in the unit that reads best: ``"152 µs"``, ``"3.4 ms"``, ``"1.23 s"``,
-    ``"4 min 05 s"``, ``"1 h 02 min"``."""
-    if not isinstance(seconds, (int, float)) or not math.isfinite(seconds) or seconds < 0:
-        raise ValueError(f"seconds must be a finite number >= 0, got {seconds!r}")
+    ``"4 min 05 s"``."""
     if seconds < 1e-3:
         return f"{seconds * 1e6:.0f} µs"
     if seconds < 1:
         return f"{seconds * 1e3:.1f} ms"
     if seconds < 60:
         return f"{seconds:.2f} s"
-    if seconds < 3600:
-        minutes, rest = divmod(round(seconds), 60)
-        return f"{minutes} min {rest:02d} s"
-    hours, rest = divmod(round(seconds / 60), 60)
-    return f"{hours} h {rest:02d} min"
+    minutes, rest = divmod(round(seconds), 60)
+    return f"{minutes} min {rest:02d} s"
 
 
 def _verdict(ok: bool) -> str:
@@ -154,13 +72,6 @@ def _epoch_rows(epoch: dict) -> list[tuple]:
             f"MNIST epoch: vs its arithmetic limit ({epoch['matmul_gflops']:.0f} GFLOP/s)",
             f"{format_seconds(s['project'])} vs {format_seconds(s['limit'])}",
             f"{epoch['ratio_to_limit']:.2f}× the limit",
-            "",
-            "",
-        ),
-        (
-            "MNIST epoch: vs its matmuls alone",
-            f"{format_seconds(s['project'])} vs {format_seconds(s['matmuls'])}",
-            f"{epoch['ratio_to_matmuls']:.2f}× the matmuls",
             "",
             "",
         ),
@@ -196,29 +107,11 @@ def _grid_row(grid: dict) -> tuple:
 
 
 def _gan_rows(entry: dict) -> list[tuple]:
-    name = entry["lipschitz"].replace("_", " ")
-    rows = [
-        (
-            f"WGAN, {name}: one run",
-            f"{entry['iterations_per_second']:.0f} it/s",
-            (
-                f"run of {entry['homework_iterations']} it: "
-                f"{format_seconds(entry['homework_run_seconds'])}"
-            ),
-            "",
-            "",
-        )
-    ]
+    name, alone = entry["lipschitz"].replace("_", " "), entry["iterations_per_second"]
+    rows = [(f"WGAN, {name}: one run", f"{alone:.0f} it/s", "", "", "")]
     for size, rate in entry.get("stacked_per_run", {}).items():
-        rows.append(
-            (
-                f"WGAN, {name}: {size} runs stacked",
-                f"{rate:.0f} it/s per run",
-                f"{rate / entry['iterations_per_second']:.2f}× one run",
-                "",
-                "",
-            )
-        )
+        rows.append((f"WGAN, {name}: {size} runs stacked", f"{rate:.0f} it/s per run",
+                     f"{rate / alone:.2f}× one run", "", ""))  # fmt: skip
     return rows
 
 
@@ -230,31 +123,11 @@ def summary_rows(results: dict) -> list[tuple[str, str, str, str, str]]:
     rows += [_step_row(entry) for entry in results.get("optimizer_step", [])]
     if results.get("homework_grid") and "ratio_to_limit" in results["homework_grid"]:
         rows.append(_grid_row(results["homework_grid"]))
-    parallel = results.get("parallelism")
-    if parallel and "grid_seconds" in parallel:
-        for name, seconds in parallel["grid_seconds"].items():
-            rows.append(
-                (
-                    f"Homework grid estimated from one-epoch runs: {name.replace('_', ' ')}",
-                    format_seconds(seconds),
-                    f"{parallel['ratio_to_best'][name]:.2f}× the best",
-                    "",
-                    "",
-                )
-            )
     for entry in results.get("gan", []):
         rows += _gan_rows(entry)
-    for name, entry in sorted(results.get("wall_times", {}).items()):
-        how = entry["source"] + (f", exit {entry['returncode']}" if "returncode" in entry else "")
-        target = WALL_TIME_TARGETS.get(name)
+    for name, seconds in results.get("chapters", {}).items():
         rows.append(
-            (
-                f"Wall time: {name}",
-                format_seconds(entry["seconds"]),
-                how,
-                "" if target is None else f"≤ {format_seconds(target)}",
-                "" if target is None else _verdict(entry["seconds"] <= target),
-            )
+            (f"Chapter {name}, executed from an empty cache", format_seconds(seconds), "", "", "")
         )
     return rows
 
@@ -262,8 +135,6 @@ def summary_rows(results: dict) -> list[tuple[str, str, str, str, str]]:
 def format_table(headers, rows) -> str:
     """A plain-text table with aligned columns, a rule under the headers."""
     table = [tuple(str(cell) for cell in headers)] + [tuple(str(c) for c in row) for row in rows]
-    if any(len(row) != len(table[0]) for row in table):
-        raise ValueError(f"rows must each have {len(table[0])} cells like headers")
     widths = [max(len(row[i]) for row in table) for i in range(len(table[0]))]
     lines = [
         "  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in table
@@ -277,7 +148,7 @@ def format_table(headers, rows) -> str:
 
 
 def epoch_figures(results: dict) -> dict[str, float]:
-    """Epoch times and ratios, and what a minibatch costs beyond its matrix products."""
+    """Epoch times and ratios, and what a minibatch costs beyond its arithmetic limit."""
     epoch = results["mnist_epoch"]
     s = epoch["seconds"]
     n_batches = math.ceil(epoch["train_size"] / epoch["batch_size"])
@@ -292,14 +163,10 @@ def epoch_figures(results: dict) -> dict[str, float]:
         "epoch_project": s["project"],
         "epoch_dataloader": s["dataloader"],
         "limit": s["limit"],
-        "matmuls": s["matmuls"],
         "speedup": epoch["speedup_vs_dataloader"],
         "speedup_target": epoch["target_speedup_vs_dataloader"],
         "ratio_limit": epoch["ratio_to_limit"],
-        "ratio_matmuls": epoch["ratio_to_matmuls"],
-        "shape_gflops": epoch["flops_per_epoch"] / s["matmuls"] / 1e9,
-        "batch_other_ms": (s["project"] - s["matmuls"]) / n_batches * 1e3,
-        "batch_matmuls_ms": s["matmuls"] / n_batches * 1e3,
+        "batch_beyond_limit_ms": (s["project"] - s["limit"]) / n_batches * 1e3,
     }
 
 
@@ -323,8 +190,8 @@ def optimizer_figures(results: dict) -> dict[str, float]:
 
 
 def grid_figures(results: dict) -> dict[str, float]:
-    """The timed homework grid against its limit, and the parallel layouts compared."""
-    grid, parallel = results["homework_grid"], results["parallelism"]
+    """The timed homework grid against its limit."""
+    grid = results["homework_grid"]
     return {
         "grid_runs": grid["runs"],
         "grid_epochs": grid["epochs"],
@@ -338,56 +205,7 @@ def grid_figures(results: dict) -> dict[str, float]:
         "grid_gflops": grid["matmul_gflops"],
         "grid_overhead": grid["wall_seconds"] - grid["training_seconds"] / grid["cores"],
         "grid_epoch": grid["training_seconds"] / (grid["runs"] * grid["epochs"]),
-        "parallel_runs": parallel["runs"],
-        "parallel_best": parallel["best"],
-        "parallel_tied": parallel["tied"],
-        **{f"parallel_{name}": value for name, value in parallel["ratio_to_best"].items()},
     }
-
-
-LAYOUT_HEADERS = (
-    "Layout",
-    "One-epoch runs",
-    "An epoch inside a run",
-    "Fixed cost",
-    "Homework grid, estimated",
-    "× the best",
-)
-
-
-def layout_rows(parallel: dict) -> list[tuple[str, ...]]:
-    """One row per worker layout of the ``parallelism`` results, as :data:`LAYOUT_HEADERS`."""
-    return [
-        (
-            name.replace("_", " "),
-            format_seconds(seconds),
-            f"{parallel['epoch_seconds'][name]:.2f} s",
-            format_seconds(parallel["fixed_seconds"][name]),
-            format_seconds(parallel["grid_seconds"][name]),
-            f"{parallel['ratio_to_best'][name]:.2f}",
-        )
-        for name, seconds in parallel["seconds"].items()
-    ]
-
-
-def layout_verdict(parallel: dict) -> str:
-    """What the ``parallelism`` results say of the layouts for the book's grid, in words: the
-    best one (or those tied with it, not ranked) and how much longer each other one takes."""
-    ranked = (parallel["best"], *parallel["tied"])
-    named = [name.replace("_", " ") for name in ranked]
-    if parallel["tied"]:
-        verdict = (
-            f"{' and '.join(named)} are within the spread of their {parallel['repeats']} "
-            "repeated timings, so this measurement does not rank them"
-        )
-    else:
-        verdict = f"the fastest for the book's grid is {named[0]}"
-    slower = [
-        f"{name.replace('_', ' ')} would take {ratio:.2f} times as long"
-        for name, ratio in parallel["ratio_to_best"].items()
-        if name not in ranked
-    ]
-    return "; ".join([verdict, *slower])
 
 
 def gan_figures(results: dict) -> dict[str, float]:
