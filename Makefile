@@ -15,9 +15,17 @@ PYTHON := $(BIN)python
 STAMP := $(ENV_DIR)/.minimax-gan-optimizers-installed
 TEX_PACKAGES := texlive-latex-recommended texlive-latex-extra texlive-fonts-recommended texlive-xetex latexmk fonts-freefont-otf tex-gyre
 JB_FLAGS ?= -W --keep-going
+# The hand-in's own build folder (its PDF: $(HANDIN_DIR)/_build/latex/).
+HANDIN_DIR := book/_build/handin
+define NEED_TEX
+	@if ! command -v xelatex >/dev/null || ! command -v latexmk >/dev/null; then \
+	  echo "PDF not built: xelatex and latexmk are missing. On Debian/Ubuntu install them with:"; \
+	  echo "  sudo apt-get install $(TEX_PACKAGES)"; \
+	  exit 1; fi
+endef
 AUTHOR ?=
 
-.PHONY: help setup book html pdf test lint lab clean submission bench
+.PHONY: help setup book html pdf handin test lint lab clean submission bench
 
 help:
 	@echo "make book         build the report: HTML (book/_build/html) and PDF (book/_build/latex)"
@@ -25,8 +33,9 @@ help:
 	@echo "make lint         ruff (lint and format check) and nbstripout, as pre-commit runs them"
 	@echo "make lab          JupyterLab on book/"
 	@echo "make bench        speed benchmarks: prints the table, writes benchmarks/results.json"
-	@echo "make submission   the homework's ZIP (PDF + code) in dist/ (AUTHOR=\"Name Surname\")"
-	@echo "make html | make pdf | make clean"
+	@echo "make submission   the hand-in PDF (graded chapters only) and the homework's ZIP (PDF + code)"
+	@echo "                  in dist/ (AUTHOR=\"Name Surname\")"
+	@echo "make html | make pdf | make handin | make clean"
 
 setup: $(STAMP)
 
@@ -46,12 +55,18 @@ html: setup
 	@$(PYTHON) -m tools.buildcheck html
 
 pdf: setup
-	@if ! command -v xelatex >/dev/null || ! command -v latexmk >/dev/null; then \
-	  echo "PDF not built: xelatex and latexmk are missing. On Debian/Ubuntu install them with:"; \
-	  echo "  sudo apt-get install $(TEX_PACKAGES)"; \
-	  exit 1; fi
+	$(NEED_TEX)
 	$(BIN)jupyter-book build book/ --builder pdflatex $(JB_FLAGS)
 	@$(PYTHON) -m tools.buildcheck pdf
+
+# The hand-in: the graded chapters alone (book/_toc_handin.yml), same sources and _config.yml,
+# built into its own folder. Experiments reload the runs the book stored under results/, so
+# its numbers are the book's; the build check compares them with the full PDF's when present.
+handin: setup
+	$(NEED_TEX)
+	$(BIN)jupyter-book build book/ --builder pdflatex --toc book/_toc_handin.yml \
+	  --path-output $(HANDIN_DIR) $(JB_FLAGS)
+	@$(PYTHON) -m tools.buildcheck handin
 
 test: setup
 	$(BIN)pytest
@@ -68,8 +83,7 @@ lab: setup
 bench: setup
 	$(PYTHON) -m benchmarks
 
-submission: setup
-	@ls book/_build/latex/*.pdf >/dev/null 2>&1 || $(MAKE) pdf
+submission: handin
 	$(PYTHON) -m tools.submission $(if $(AUTHOR),--author "$(AUTHOR)")
 
 clean:

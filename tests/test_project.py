@@ -162,6 +162,25 @@ def test_buildcheck_requires_the_pdf_and_places_it_beside_the_pages(tmp_path, ca
     assert buildcheck.main(["pdf"], tmp_path) == 0
     assert (tmp_path / "html" / "report.pdf").read_bytes() == b"%PDF-1.5 report"
     assert buildcheck.main(["epub"], tmp_path) == 2
+    assert buildcheck.main(["handin"], tmp_path) == 1  # no hand-in built
+    assert "expected one PDF" in capsys.readouterr().err
+
+
+def test_buildcheck_finds_numbers_of_the_hand_in_that_the_book_lacks():
+    book = "momentum reaches 97.97 ± 0.08 % at 0.01; page 12"
+    assert buildcheck.numbers_missing_from("97.97 ± 0.08 on page 3", book) == []
+    assert buildcheck.numbers_missing_from("97.96 ± 0.08, 1.2.3", book) == ["97.96"]
+
+
+def test_every_notebook_of_the_hand_in_is_in_the_full_book_and_no_beyond_page_is_graded():
+    def files(toc):
+        data = yaml.safe_load((ROOT / "book" / toc).read_text())
+        return [c["file"] for part in data["parts"] for c in part["chapters"]]
+
+    handin, full = files("_toc_handin.yml"), files("_toc.yml")
+    assert set(handin) <= set(full)
+    assert {"minimax", "gan", "optimizers"} <= set(handin)
+    assert not [f for f in handin if f.endswith("_beyond")]
 
 
 def test_the_pages_link_the_pdf_that_the_build_check_places():

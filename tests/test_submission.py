@@ -29,7 +29,8 @@ def fixture_repo(tmp_path):
         "book/gan.ipynb": "{}",
         "book/references.bib": "",
         "book/_build/html/index.html": "built",
-        "book/_build/latex/report.pdf": "%PDF-1.5",
+        "book/_build/latex/report.pdf": "%PDF-1.4 the full book",
+        "book/_build/handin/_build/latex/report.pdf": "%PDF-1.5",
         "data/MNIST/raw/t.gz": "data",
         ".venv/bin/python": "",
         "lib/__pycache__/x.cpython-311.pyc": "",
@@ -65,8 +66,8 @@ def test_archive_is_named_after_the_author_and_holds_code_and_report(fixture_rep
 
 
 def test_missing_pdf_is_reported(fixture_repo, tmp_path):
-    (fixture_repo / "book/_build/latex/report.pdf").unlink()
-    with pytest.raises(FileNotFoundError, match="make pdf"):
+    (fixture_repo / "book/_build/handin/_build/latex/report.pdf").unlink()
+    with pytest.raises(FileNotFoundError, match="make handin"):
         submission.build(fixture_repo, tmp_path / "dist")
 
 
@@ -111,8 +112,8 @@ def test_a_very_long_name_is_refused_before_anything_is_written(fixture_repo, tm
     assert not (tmp_path / "dist").exists() or os.listdir(tmp_path / "dist") == []
 
 
-def test_the_pdf_is_the_books_own_by_its_configured_name(fixture_repo, tmp_path):
-    latex = fixture_repo / "book/_build/latex"
+def test_the_pdf_is_the_hand_in_by_its_configured_name(fixture_repo, tmp_path):
+    latex = fixture_repo / "book/_build/handin/_build/latex"
     (latex / "old-report.pdf").write_bytes(b"%PDF-1.4 stale")  # another, older build
     (latex / "report.pdf").write_bytes(b"%PDF-1.5 current")
     target = submission.build(fixture_repo, tmp_path / "dist")
@@ -123,7 +124,8 @@ def test_the_pdf_is_the_books_own_by_its_configured_name(fixture_repo, tmp_path)
 
 
 def test_a_file_that_is_not_a_pdf_is_refused(fixture_repo, tmp_path):
-    (fixture_repo / "book/_build/latex/report.pdf").write_text("<html>not a pdf</html>")
+    pdf = fixture_repo / "book/_build/handin/_build/latex/report.pdf"
+    pdf.write_text("<html>not a pdf</html>")
     with pytest.raises(ValueError, match="is not a PDF"):
         submission.build(fixture_repo, tmp_path / "dist")
     with pytest.raises(ValueError, match="is not a PDF"):

@@ -4,7 +4,9 @@ The course asks for one ZIP named ``ee556_2021_hw2_NameSurname.zip`` holding the
 PDF report. The name comes from ``--author``, else ``$AUTHOR``
 (``make submission AUTHOR="Name Surname"``), else ``author`` in ``book/_config.yml``, written
 in ASCII letters (``Søren Ørsted`` gives ``SorenOrsted``, ``Αλέξανδρος`` ``Alexandros``). The
-PDF is the book's own, found by the name ``book/_config.yml`` gives it, and must be a PDF.
+PDF is the hand-in (``make handin``: the graded chapters alone, built from
+``book/_toc_handin.yml`` into :data:`HANDIN_BUILD`), found by the name ``book/_config.yml``
+gives it, and must be a PDF.
 The archive holds the PDF, the package, the notebooks and the book's sources, the tests, the
 README and the environment files; never build outputs, data, results or virtual environments.
 It is written to a temporary file and renamed when complete, so a failure never leaves a
@@ -30,6 +32,7 @@ ARCHIVE_TEMPLATE = "ee556_2021_hw2_{name}.zip"
 MAX_NAME_LETTERS = 64  # the name part of the archive; file names must stay well under 255 bytes
 PDF_MAGIC = b"%PDF-"
 DEFAULT_TARGET = "book.tex"  # Jupyter Book's LaTeX file name when _config.yml sets none
+HANDIN_BUILD = Path("book/_build/handin/_build")  # `make handin` builds here (--path-output)
 # Files at the top of the repository that go in, and the folders whose files go in.
 TOP_FILES = ("README.md", "pyproject.toml", "environment.yml", "Makefile", "conftest.py")
 FOLDERS = {
@@ -101,7 +104,7 @@ def book_author(root: Path) -> str:
 
 
 def pdf_path(root: Path) -> Path:
-    """Where the book's PDF is built: ``book/_build/latex/<targetname>.pdf``.
+    """Where the hand-in's PDF is built: ``book/_build/handin/_build/latex/<targetname>.pdf``.
 
     ``targetname`` is ``latex: latex_documents: targetname`` of ``book/_config.yml`` (``.tex``
     replaced by ``.pdf``). Other PDFs in that folder (an older build under another name) are
@@ -111,14 +114,14 @@ def pdf_path(root: Path) -> Path:
     documents = latex.get("latex_documents") if isinstance(latex, dict) else None
     target = documents.get("targetname") if isinstance(documents, dict) else None
     target = target if isinstance(target, str) and target.strip() else DEFAULT_TARGET
-    return root / "book" / "_build" / "latex" / Path(target).with_suffix(".pdf").name
+    return root / HANDIN_BUILD / "latex" / Path(target).with_suffix(".pdf").name
 
 
 def find_pdf(root: Path) -> Path:
     """The book's PDF (see :func:`pdf_path`), checked to exist."""
     pdf = pdf_path(root)
     if not pdf.is_file():
-        raise FileNotFoundError(f"no PDF report at {pdf}: build it with `make pdf`")
+        raise FileNotFoundError(f"no PDF report at {pdf}: build it with `make handin`")
     return pdf
 
 
@@ -173,7 +176,7 @@ def main(argv: list[str] | None = None) -> int:
         "--pdf",
         type=Path,
         default=None,
-        help="the PDF report (default: the book's, as named in book/_config.yml)",
+        help="the PDF report (default: the hand-in's, as named in book/_config.yml)",
     )
     parser.add_argument(
         "--author",

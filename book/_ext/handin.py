@@ -1,0 +1,45 @@
+"""Sphinx extension: the PDF shows no hidden code, and the hand-in builds without part two.
+
+* ``hide-input`` puts a cell's code behind a toggle in the HTML pages. A PDF has no toggle and
+  would print the code in full, so in LaTeX the input of such a cell is dropped (its output,
+  a figure, stays).
+* The hand-in (``make submission``) builds the graded chapters alone from ``_toc_handin.yml``.
+  Their links into the book's second part, the pages named in :data:`SECOND_PART`, then have no
+  target: where such a page is not part of the build, a reference to it or to one of its labels
+  (labels on those pages start with the page's name, ``minimax-beyond...``) is printed as its
+  text instead of failing the build. In the full book they are links, checked as usual.
+"""
+
+from docutils import nodes
+from sphinx.transforms.post_transforms import SphinxPostTransform
+
+SECOND_PART = ("minimax_beyond", "gan_beyond")
+
+
+class DropHiddenInput(SphinxPostTransform):
+    """In LaTeX, remove the source of code cells tagged ``hide-input``."""
+
+    default_priority = 199  # where myst-nb wraps hidden inputs for HTML
+    formats = ("latex",)
+
+    def run(self, **kwargs):
+        for cell in list(self.document.findall(nodes.container)):
+            if cell.get("nb_element") != "cell_code" or cell.get("hide_mode") != "input":
+                continue
+            for child in list(cell.children):
+                if child.get("nb_element") == "cell_code_source":
+                    cell.remove(child)
+
+
+def _text_for_second_part(app, env, node, contnode):
+    target = str(node.get("reftarget", "")).lstrip("/").replace("-", "_")
+    for page in SECOND_PART:
+        if target.startswith(page) and page not in env.found_docs:
+            return contnode
+    return None  # any other missing reference fails as usual
+
+
+def setup(app):
+    app.add_post_transform(DropHiddenInput)
+    app.connect("missing-reference", _text_for_second_part)
+    return {"parallel_read_safe": True, "parallel_write_safe": True}
