@@ -285,12 +285,7 @@ class AMSGrad(_AdamFamily):
     :math:`\hat m_2` never decreases (e.g. a constant gradient) and differ after a gradient spike,
     where this version remembers the corrected peak and takes smaller steps.
 
-    Args:
-        params: parameters or parameter groups to optimise.
-        lr: learning rate :math:`\gamma \ge 0`.
-        beta1, beta2: decay rates of the first and second moments, in :math:`[0, 1)`.
-        delta: damping :math:`\delta > 0`.
-        fused: one compiled pass per tensor (``True``) or the plain loop (``False``).
+    Args: those of :class:`Adam`.
     """
 
     _state: ClassVar[StateMakers] = {
