@@ -1,171 +1,95 @@
-"""The generator, the critic and its Lipschitz constraints (homework §1.2, eq. 1)."""
+"""The networks with a run axis, spectral normalisation, and each run's draws."""
 
 import pytest
 import torch
 from torch.nn.utils.parametrizations import spectral_norm
 
-from lib.gan.networks import DualVariable, Generator, power_iteration
+from lib.gan.networks import DualVariable, Generator, power_iteration, reset_runs
+from lib.gan.targets import RunStream, draw_block, make_target
 
 
-def test_generator_is_the_one_hidden_layer_formula():
+def test_each_run_applies_the_homework_formula_to_its_own_batch():
+    g = Generator(runs=3, hidden_dim=7)
+    reset_runs(g, [1, 2, 3])
+    noise = torch.randn(3, 5, 2)
+    (x1, x2) = g.layers
+    for r in range(3):
+        hidden = torch.relu(noise[r] @ x1.weight[r].T + x1.bias[r])
+        torch.testing.assert_close(g(noise)[r], hidden @ x2.weight[r].T + x2.bias[r])
+
+
+def test_a_run_is_initialised_from_its_own_seed_whatever_its_neighbours():
+    alone, stacked = DualVariable(runs=1, depth=2), DualVariable(runs=3, depth=2)
+    reset_runs(alone, [5])
+    reset_runs(stacked, [3, 5, 7])
+    for a, b in zip(alone.state_dict().values(), stacked.state_dict().values()):
+        torch.testing.assert_close(a[0], b[1])
+    assert len(stacked.layers) == 3 and not torch.equal(stacked.layers[0].weight[0], b[1])
+
+
+def test_power_iteration_estimate_converges_to_the_exact_norm_by_svd():
     torch.manual_seed(0)
-    g = Generator(noise_dim=3, output_dim=2, hidden_dim=7)
-    w = torch.randn(5, 3)
-    expected = (
-        g.output.weight @ torch.relu(g.hidden.weight @ w.T + g.hidden.bias[:, None])
-        + g.output.bias[:, None]
-    )
-    torch.testing.assert_close(g(w), expected.T)
-    assert g(w).shape == (5, 2)
+    weight = torch.randn(4, 30, 6, dtype=torch.float64)
+    u = torch.nn.functional.normalize(torch.randn(4, 30, dtype=torch.float64), dim=1)
+    sigma = power_iteration(weight, u, n_steps=200)
+    torch.testing.assert_close(sigma, torch.linalg.matrix_norm(weight, ord=2))
 
 
-def test_critic_is_the_one_hidden_layer_formula_and_returns_one_value_per_sample():
-    torch.manual_seed(0)
-    d = DualVariable(input_dim=2, hidden_dim=9)
-    a = torch.randn(4, 2)
-    expected = (
-        d.output.weight @ torch.relu(d.hidden.weight @ a.T + d.hidden.bias[:, None])
-        + d.output.bias[:, None]
-    )
-    torch.testing.assert_close(d(a), expected.reshape(-1))
+def test_power_iteration_follows_torch_spectral_norm_from_the_same_u():
+    torch.manual_seed(1)
+    layer = spectral_norm(torch.nn.Linear(6, 9), n_power_iterations=1)
+    param = layer.parametrizations.weight[0]
+    u = param._u.clone()[None]
+    weight = layer.parametrizations.weight.original.detach()[None]
+    for _ in range(5):
+        layer.train()
+        torch_weight = layer.weight  # runs one power step, then W / σ̂
+        sigma = power_iteration(weight, u)
+        torch.testing.assert_close(u[0], param._u)
+        torch.testing.assert_close(weight[0] / sigma[0], torch_weight.detach())
 
 
-def test_singular_vectors_are_buffers_not_parameters():
-    d = DualVariable()
-    buffers = dict(d.named_buffers())
-    assert set(buffers) == {"u_hidden", "u_output"}
-    assert all(not b.requires_grad for b in buffers.values())
-    assert len(list(d.parameters())) == 4  # Y1, y1, Y2, y2 only
-    assert set(buffers) <= set(d.state_dict())
-
-
-@pytest.mark.parametrize(
-    ("factory", "kwargs", "message"),
-    [
-        (Generator, {"noise_dim": 0}, "noise_dim must be a positive integer"),
-        (Generator, {"output_dim": -1}, "output_dim must be a positive integer"),
-        (Generator, {"hidden_dim": 0}, "hidden_dim must be a positive integer"),
-        (Generator, {"hidden_dim": 2.5}, "hidden_dim must be a positive integer"),
-        (DualVariable, {"input_dim": 0}, "input_dim must be a positive integer"),
-        (DualVariable, {"hidden_dim": 0}, "hidden_dim must be a positive integer"),
-        (DualVariable, {"c": 0.0}, "c must be a positive number"),
-        (DualVariable, {"c": -1e-2}, "c must be a positive number"),
-        (DualVariable, {"c": float("inf")}, "c must be a positive number"),  # clips nothing
-        (DualVariable, {"c": float("nan")}, "c must be a positive number"),
-        (DualVariable, {"lipschitz": "magic"}, "lipschitz must be one of"),
-    ],
-)
-def test_invalid_arguments_raise_value_error_naming_them(factory, kwargs, message):
-    with pytest.raises(ValueError, match=message):
-        factory(**kwargs)
-
-
-def test_wrong_input_shapes_raise_value_error():
-    with pytest.raises(ValueError, match="noise must have shape"):
-        Generator(noise_dim=2)(torch.zeros(5, 3))
-    with pytest.raises(ValueError, match="a must have shape"):
-        DualVariable(input_dim=2)(torch.zeros(5))
-
-
-def test_power_iteration_converges_to_the_largest_singular_value():
-    torch.manual_seed(0)
-    w = torch.randn(100, 2, dtype=torch.float64)
-    u = torch.nn.functional.normalize(torch.randn(100, dtype=torch.float64), dim=0)
-    for _ in range(50):
-        sigma = power_iteration(w, u)
-    assert abs(float(sigma) - float(torch.linalg.matrix_norm(w, 2))) < 1e-3
-
-
-def test_power_iteration_matches_torch_spectral_norm_started_from_the_same_u():
-    """Same u sequence as torch's parametrisation, and the same normalised weight once converged."""
-    torch.manual_seed(0)
-    layer = torch.nn.Linear(2, 100).double()
-    w = layer.weight.detach().clone()
-    u = torch.nn.functional.normalize(torch.randn(100, dtype=torch.float64), dim=0)
-    sn_layer = spectral_norm(layer)
-    param = sn_layer.parametrizations.weight[0]
-    # torch updates u <- W v, v <- W^T u; seeding v = W^T u / |W^T u| makes its u sequence ours.
-    param._u.copy_(u)
-    param._v.copy_(torch.nn.functional.normalize(w.T @ u, dim=0))
-    ours = u.clone()
-    sn_layer.train()
-    for _ in range(30):
-        sigma = power_iteration(w, ours)
-        torch_weight = sn_layer.weight  # one power-iteration step per access in training mode
-        torch.testing.assert_close(ours, param._u)
-    torch.testing.assert_close(w / sigma, torch_weight.detach(), atol=1e-3, rtol=0)
-    assert abs(float(sigma) - float(torch.linalg.matrix_norm(w, 2))) < 1e-3
-
-
-def test_spectral_normalisation_makes_every_weight_of_norm_one_in_place():
-    torch.manual_seed(0)
-    d = DualVariable(hidden_dim=50)
+def test_spectral_normalisation_gives_every_weight_norm_one_by_svd():
+    critic = DualVariable(runs=2, hidden_dim=10, depth=2)
+    reset_runs(critic, [1, 2])
     with torch.no_grad():
-        d.hidden.weight.mul_(7.0)
-    weight = d.hidden.weight
+        critic.layers[1].weight.mul_(7.0)
     for _ in range(30):
-        sigmas = d.spectral_normalisation()
-    assert d.hidden.weight is weight  # same Parameter: the optimiser still holds it
-    assert all(abs(s - 1.0) < 1e-3 for s in sigmas)
-    for exact in d.exact_spectral_norms():
-        assert abs(exact - 1.0) < 1e-3
-    assert d.lipschitz_bound() <= 1.0 + 1e-3
-
-
-def test_critic_stays_lipschitz_after_training_steps_with_spectral_normalisation():
-    torch.manual_seed(0)
-    d = DualVariable()
-    opt = torch.optim.Adam(d.parameters(), lr=1e-3, betas=(0.0, 0.9))
-    for _ in range(200):
-        a = torch.randn(64, 2)
-        loss = -(d(a + 1).mean() - d(a).mean())
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        d.enforce_lipschitz()
-    assert d.lipschitz_bound() <= 1.0 + 1e-2
-    a = torch.randn(256, 2, requires_grad=True)
-    (grad,) = torch.autograd.grad(d(a).sum(), a)
-    assert float(grad.norm(dim=1).max()) <= d.lipschitz_bound() + 1e-6
+        critic.spectral_normalisation()
+    exact = critic.exact_spectral_norms()  # torch.linalg.matrix_norm(ord=2), by SVD
+    torch.testing.assert_close(exact, torch.ones(3, 2), atol=1e-4, rtol=0)
+    assert [n for n, _ in critic.named_buffers()] == [f"layers.{i}.u" for i in range(3)]
+    assert all("u" not in n for n, _ in critic.named_parameters())
 
 
 def test_weight_clipping_clamps_every_parameter():
-    torch.manual_seed(0)
-    d = DualVariable(c=0.05, lipschitz="weight_clipping")
-    with torch.no_grad():
-        for p in d.parameters():
-            p.mul_(100.0)
-    d.enforce_lipschitz()
-    for p in d.parameters():
-        largest = float(p.detach().abs().max())
-        assert largest <= torch.tensor(0.05).item()  # 0.05 as a float32
-        assert largest == pytest.approx(0.05)
+    critic = DualVariable(runs=2)
+    reset_runs(critic, [1, 2])
+    critic.weight_clipping(0.01)
+    assert all(p.abs().max() <= 0.01 for p in critic.parameters())
 
 
-@pytest.mark.parametrize("method", ["gradient_penalty", "spectral_regularisation"])
-def test_penalty_methods_leave_weights_unchanged(method):
-    torch.manual_seed(0)
-    d = DualVariable(lipschitz=method)
-    before = [p.detach().clone() for p in d.parameters()]
-    d.enforce_lipschitz()
-    for b, p in zip(before, d.parameters()):
-        torch.testing.assert_close(b, p.detach())
+def test_run_streams_repeat_their_draws_and_leave_the_global_generator_alone():
+    ring = make_target("ring")
+    torch.manual_seed(123)
+    before = torch.get_rng_state()
+    a = draw_block(ring, 2, 50, RunStream(4), torch.float32)
+    b = draw_block(ring, 2, 50, RunStream(4), torch.float32)
+    assert torch.equal(torch.get_rng_state(), before)
+    for x, y in zip(a, b):
+        torch.testing.assert_close(x, y)
+    assert [tuple(x.shape) for x in a] == [(100, 50, 2), (100, 50, 2), (100, 50, 2), (100, 50, 1)]
 
 
-def test_spectral_normalisation_leaves_a_zero_weight_zero_and_recovers():
-    torch.manual_seed(0)
-    d = DualVariable(hidden_dim=20)
-    u_before = d.u_hidden.clone()
-    with torch.no_grad():
-        d.hidden.weight.zero_()
-    sigmas = d.spectral_normalisation()
-    assert float(sigmas[0]) == 0.0
-    assert (
-        float(d.hidden.weight.detach().abs().max()) == 0.0 and torch.isfinite(d.hidden.weight).all()
-    )
-    torch.testing.assert_close(d.u_hidden, u_before)  # not zeroed: it can track a new weight
-    with torch.no_grad():
-        d.hidden.weight.copy_(torch.randn(20, 2) * 5)
-    for _ in range(30):
-        d.spectral_normalisation()
-    assert abs(d.exact_spectral_norms()[0] - 1.0) < 1e-3
+@pytest.mark.parametrize("name", ["two_gaussians", "ring", "grid"])
+def test_draws_have_the_mixture_moments_of_torch_distributions(name):
+    target = make_target(name)
+    real, critic_noise, _, mix = draw_block(target, 2, 400, RunStream(0), torch.float64)
+    real, n = real.reshape(-1, 2), real.shape[0] * real.shape[1]  # 40,000 draws
+    law = target.distribution(torch.float64)
+    spread = (law.variance / n).sqrt()
+    assert ((real.mean(dim=0) - law.mean).abs() < 4 * spread).all()
+    assert ((real.var(dim=0) / law.variance - 1).abs() < 0.03).all()
+    noise = critic_noise.reshape(-1, 2)
+    assert noise.mean(dim=0).abs().max() < 0.03 and (noise.var(dim=0) - 1).abs().max() < 0.03
+    assert 0 <= mix.min() and mix.max() <= 1 and abs(float(mix.mean()) - 0.5) < 0.01

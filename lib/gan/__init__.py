@@ -1,9 +1,8 @@
 """Chapter 2 — Wasserstein GANs on mixtures of Gaussians (homework §1.2).
 
-:mod:`~lib.gan.networks` (generator, critic, spectral normalisation), :mod:`~lib.gan.targets`
-(the mixtures), :mod:`~lib.gan.sampling` (each run's seeded draws), :mod:`~lib.gan.training`
-(objective, penalties, the single-run reference trainer), :mod:`~lib.gan.stacked` (many runs
-trained as one), :mod:`~lib.gan.store` (finished runs stored and reloaded),
-:mod:`~lib.gan.metrics` (modes, high-quality share, exact W1), :mod:`~lib.gan.comparison`
-(many runs over methods and seeds) and :mod:`~lib.gan.plots`.
+:mod:`~lib.gan.config` (settings), :mod:`~lib.gan.targets` (the mixtures and each run's seeded
+draws), :mod:`~lib.gan.networks` (generator and critic with a run axis, spectral normalisation),
+:mod:`~lib.gan.training` (objective, penalties, the trainer of one run or a stack of runs),
+:mod:`~lib.gan.metrics` (modes, high-quality share, exact W1), :mod:`~lib.gan.study` (many runs,
+stored and reloaded), :mod:`~lib.gan.report` (seed summaries and tables) and :mod:`~lib.gan.plots`.
 """

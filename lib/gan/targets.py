@@ -1,7 +1,7 @@
-"""Target distributions: mixtures of isotropic Gaussians in the plane, and the noise.
+"""Target distributions, the generator's noise, and each run's own seeded draws.
 
-Each target is a :class:`torch.distributions.MixtureSameFamily` with equal weights, built from its
-mode centres and one standard deviation per axis. The three targets:
+Each target is an equal-weight mixture of isotropic Gaussians in the plane, a
+:class:`torch.distributions.MixtureSameFamily` built from its mode centres and one std per axis:
 
 * ``two_gaussians`` — the course's base code: centres (0, 0) and (2, 0), std 0.5.
 * ``ring`` — 8 modes evenly spaced on a circle of radius 2, std 0.05. PacGAN (Lin et al. 2018)
@@ -9,25 +9,36 @@ mode centres and one standard deviation per axis. The three targets:
   of the 1.53 gap between neighbours) so that the ring suits a generator with a single hidden layer.
 * ``grid`` — 25 modes on {−2, −1, 0, 1, 2}², std 0.05: PacGAN's {−4, …, 4}² grid of step 2 scaled
   by one half, with its std 0.05 kept (3 std = 0.15 against a spacing of 1).
+
+Every draw goes through ``torch.distributions``: the mixture's component comes from its
+``Categorical`` and the point from that component's ``Normal`` (the law of
+``MixtureSameFamily.sample``, which would draw every component for every point and keep one), the
+noise from a standard ``Normal`` and the gradient penalty's interpolation weights from a
+``Uniform``. Eq. 2's expectation over an empirical measure μ̂_n is estimated with *fresh* target
+draws at every step, i.e. in the limit n → ∞: there is no fixed training set.
+
+Each run draws from its own stream (:class:`RunStream`): the state of torch's global generator,
+seeded with the run's seed and swapped in only while that run draws, ``block`` iterations at a
+time. A run therefore sees the same numbers alone or stacked with others; its snapshots draw from
+a second stream, so that taking one does not shift the training draws.
 """
 
 from __future__ import annotations
 
 import math
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import torch
 from torch import distributions as D
-
-from lib.validation import check_int
-
-TARGETS = ("two_gaussians", "ring", "grid")
 
 RING_RADIUS = 2.0  # radius of the circle carrying the 8 ring modes
 RING_MODES = 8  # number of ring modes
 GRID_COORDINATES = (-2.0, -1.0, 0.0, 1.0, 2.0)  # grid modes: every pair of these coordinates
 MIXTURE_STD = 0.05  # std per axis of every ring and grid mode
 TWO_GAUSSIANS_STD = 0.5  # std per axis of the base code's two modes
+BLOCK = 100  # iterations drawn at once: amortises the calls, small in memory
+EVALUATION_STREAM = 2**32  # added to the seed for a run's snapshot stream (seeds are < 2**32)
 
 
 @dataclass(frozen=True)
@@ -46,30 +57,63 @@ class GaussianMixture:
     def dim(self) -> int:
         return self.means.shape[1]
 
-    def distribution(self) -> D.MixtureSameFamily:
-        """The mixture as a ``torch.distributions`` object (draw with ``.sample((n,))``)."""
-        weights = D.Categorical(probs=torch.full((self.n_modes,), 1.0 / self.n_modes))
-        components = D.Independent(D.Normal(self.means, torch.full_like(self.means, self.std)), 1)
-        return D.MixtureSameFamily(weights, components)
+    def distribution(self, dtype: torch.dtype = torch.float32) -> D.MixtureSameFamily:
+        """The mixture as a ``torch.distributions`` object."""
+        means = self.means.to(dtype)
+        weights = D.Categorical(probs=torch.full((self.n_modes,), 1.0 / self.n_modes, dtype=dtype))
+        return D.MixtureSameFamily(weights, D.Independent(D.Normal(means, self.std), 1))
+
+    def sample(self, shape: tuple[int, ...], dtype: torch.dtype = torch.float32) -> torch.Tensor:
+        """Draws of shape ``(*shape, dim)``: a component from the Categorical, then its Normal."""
+        mixture = self.distribution(dtype)
+        modes = mixture.mixture_distribution.sample(shape)
+        return D.Normal(mixture.component_distribution.mean[modes], self.std).sample()
 
 
 def make_target(name: str) -> GaussianMixture:
-    """The target called ``name`` (one of :data:`TARGETS`)."""
+    """The target called ``name`` (one of :data:`lib.gan.config.TARGETS`)."""
     if name == "two_gaussians":
-        means = torch.tensor([[0.0, 0.0], [2.0, 0.0]])
-        return GaussianMixture(name, means, TWO_GAUSSIANS_STD)
+        return GaussianMixture(name, torch.tensor([[0.0, 0.0], [2.0, 0.0]]), TWO_GAUSSIANS_STD)
     if name == "ring":
         angles = torch.arange(RING_MODES, dtype=torch.float32) * (2 * math.pi / RING_MODES)
         means = RING_RADIUS * torch.stack([torch.cos(angles), torch.sin(angles)], dim=1)
         return GaussianMixture(name, means, MIXTURE_STD)
-    if name == "grid":
-        coords = torch.tensor(GRID_COORDINATES)
-        means = torch.cartesian_prod(coords, coords)
-        return GaussianMixture(name, means, MIXTURE_STD)
-    raise ValueError(f"target must be one of {TARGETS}, got {name!r}")
+    coords = torch.tensor(GRID_COORDINATES)
+    return GaussianMixture("grid", torch.cartesian_prod(coords, coords), MIXTURE_STD)
 
 
-def make_noise(noise_dim: int) -> D.MultivariateNormal:
+def make_noise(noise_dim: int, dtype: torch.dtype = torch.float32) -> D.Independent:
     """The generator's noise p_Ω: a standard normal in R^noise_dim."""
-    check_int("noise_dim", noise_dim, minimum=1)
-    return D.MultivariateNormal(torch.zeros(noise_dim), torch.eye(noise_dim))
+    zeros = torch.zeros(noise_dim, dtype=dtype)
+    return D.Independent(D.Normal(zeros, torch.ones_like(zeros)), 1)
+
+
+class RunStream:
+    """One run's random stream: a saved state of torch's generator, active only while drawing."""
+
+    def __init__(self, seed: int):
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            self.state = torch.get_rng_state()
+
+    @contextmanager
+    def active(self):
+        """Draw from this stream inside the block; the global generator is left as it was."""
+        with torch.random.fork_rng(devices=[]):
+            torch.set_rng_state(self.state)
+            yield
+            self.state = torch.get_rng_state()
+
+
+def draw_block(
+    target: GaussianMixture, noise_dim: int, batch: int, stream: RunStream, dtype: torch.dtype
+) -> tuple[torch.Tensor, ...]:
+    """``BLOCK`` iterations of one run's training draws, each with a leading axis of BLOCK:
+    real (·, batch, dim), critic noise and generator noise (·, batch, noise_dim), and the
+    gradient penalty's interpolation weights (·, batch, 1)."""
+    noise, shape = make_noise(noise_dim, dtype), (BLOCK, batch)
+    with stream.active():
+        real = target.sample(shape, dtype)
+        critic_noise, generator_noise = noise.sample(shape), noise.sample(shape)
+        mix = D.Uniform(torch.zeros((), dtype=dtype), 1.0).sample((*shape, 1))
+    return real, critic_noise, generator_noise, mix

@@ -1,0 +1,79 @@
+"""The WGAN chapter's summaries and tables: seed statistics of finished runs, as Markdown.
+
+A setting's summary maps each metric to its :class:`lib.stats.SeedStats` (mean ± sample std over
+the runs that did not diverge; diverged runs counted). A run that diverged is left out: its last
+metrics describe broken networks (a generator collapsed onto one point inside a mode would count
+as 100 % high quality).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+from lib.gan.training import TrainingRun
+from lib.report import markdown_table
+from lib.stats import SeedStats, clearly_above, seed_stats
+
+METRICS = ("modes_covered", "high_quality", "w1", "objective", "lipschitz")
+Summary = dict[str, SeedStats]
+
+
+def metrics_at(run: TrainingRun, k: int | None = None) -> dict:
+    """The run's metrics at its last snapshot taken at or before iteration ``k`` (None: the end)."""
+    h = run.history
+    i = len(h.snapshot_iterations) - 1
+    if k is not None:
+        i = max(j for j, done in enumerate(h.snapshot_iterations) if done <= k)
+    return {name: getattr(h, name)[i] for name in METRICS}
+
+
+def summarise(runs: Iterable[TrainingRun], k: int | None = None) -> Summary:
+    """Each metric's seed statistics over ``runs`` (at iteration ``k``, or at the end)."""
+    runs = list(runs)
+    diverged = [run.history.diverged for run in runs]
+    values = [metrics_at(run, k) for run in runs]
+    return {name: seed_stats([v[name] for v in values], diverged) for name in METRICS}
+
+
+def summarise_study(runs: Mapping[tuple[str, str, int], TrainingRun]) -> dict[tuple, Summary]:
+    """One summary per (variant, target) of a study's runs keyed (variant, target, seed)."""
+    groups: dict[tuple[str, str], list[TrainingRun]] = {}
+    for (variant, target, _), run in runs.items():
+        groups.setdefault((variant, target), []).append(run)
+    return {key: summarise(group) for key, group in groups.items()}
+
+
+def verdict(summary: Summary, base: Summary, metric: str = "high_quality") -> str:
+    """ "higher", "lower" or "within the spread": ``summary`` against ``base`` by the book's rule
+    (a gap beyond the sum of the sample stds)."""
+    if clearly_above(summary[metric], base[metric]):
+        return "higher"
+    if clearly_above(base[metric], summary[metric]):
+        return "lower"
+    return "within the spread"
+
+
+def summary_table(
+    rows: Mapping[tuple[str, str], Summary],
+    n_modes: Mapping[str, int],
+    floors: Mapping[str, float],
+    base: Summary | None = None,
+) -> str:
+    """A Markdown table with one line per (setting, target): modes covered, high-quality share,
+    exact W1 beside the target's W1 noise floor, measured Lipschitz constant and divergences;
+    with ``base``, a column saying how each line's high-quality share compares with it."""
+    header = ["target", "setting", "modes covered", "high-quality (%)"]
+    header += ["vs base"] * (base is not None)
+    header += ["exact $W_1$", "$W_1$ floor", "measured $L$", "diverged"]
+    cells = []
+    for (setting, target), s in rows.items():
+        line = [target.replace("_", " "), setting.replace("_", " ")]
+        line += [f"{s['modes_covered'].format(1)} / {n_modes[target]}"]
+        line += [s["high_quality"].format(1, 100)]
+        if base is not None:
+            line += ["" if s is base else verdict(s, base)]
+        line += [s["w1"].format(3), f"{floors[target]:.3f}", s["lipschitz"].format(3)]
+        line += [f"{s['w1'].diverged} of {s['w1'].n + s['w1'].diverged}"]
+        cells.append(line)
+    align = ["l", "l"] + ["r"] * (len(header) - 2)
+    return markdown_table(header, cells, align)

@@ -1,0 +1,72 @@
+"""Settings checked where they enter, runs stored and reloaded, studies summarised over seeds."""
+
+import pytest
+import torch
+
+import lib.gan.study as study
+from lib.gan.config import GANComparisonConfig, GANConfig
+from lib.gan.report import summarise_study, summary_table
+from lib.gan.study import entry, run_study, stacks, train_runs
+
+BASE = GANConfig(iterations=20, snapshot_every=10, eval_samples=50, batch_size=20)
+
+
+@pytest.mark.parametrize(
+    ("config", "changes", "field"),
+    [
+        (GANConfig, {"seed": 2**32}, "seed"),
+        (GANConfig, {"clip": float("inf")}, "clip"),
+        (GANConfig, {"lr": float("nan")}, "lr"),
+        (GANConfig, {"betas": (0.5, 1.0)}, "betas"),
+        (GANConfig, {"depth": 0}, "depth"),
+        (GANConfig, {"iterations": True}, "iterations"),
+        (GANConfig, {"target": "spiral"}, "target"),
+        (GANComparisonConfig, {"seeds": (1, 1)}, "seeds"),
+        (GANComparisonConfig, {"variants": (("a", ()), ("a", ()))}, "variants"),
+        (GANComparisonConfig, {"long_variant": (("depth", -1),)}, "long_variant: depth"),
+        (GANComparisonConfig, {"ablation_variants": (("a", (("width", 3),)),)}, "ablation_var"),
+    ],
+)
+def test_a_bad_field_raises_value_error_naming_it(config, changes, field):
+    with pytest.raises(ValueError, match=f"^{field}"):
+        config(**changes)
+
+
+def test_runs_equal_but_for_seed_and_target_share_a_stack():
+    configs = [BASE.replace(seed=s, target=t) for s in (1, 2) for t in ("ring", "grid")]
+    configs.append(BASE.replace(lipschitz="gradient_penalty"))
+    assert stacks(configs, workers=1) == [[0, 1, 2, 3], [4]]
+    assert sorted(map(len, stacks(configs, workers=2))) == [1, 2, 2]
+
+
+def test_stored_runs_reload_and_a_damaged_file_is_trained_again(tmp_path, monkeypatch):
+    monkeypatch.setenv("RESULTS_DIR", str(tmp_path))
+    configs = [BASE.replace(seed=s) for s in (1, 2)]
+    first = train_runs(configs)
+    assert all(entry(c).path.exists() for c in configs)
+    trained = []
+    monkeypatch.setattr(study, "train_stack", lambda c: trained.append(c) or first[:0])
+    again = train_runs(configs)  # both loaded: nothing trained
+    assert trained == []
+    for a, b in zip(first, again):
+        assert a.history.w1 == b.history.w1 and a.history.snapshot_iterations == [0, 10, 20]
+        torch.testing.assert_close(a.generator.state_dict(), b.generator.state_dict())
+    entry(configs[1]).path.write_bytes(b"not a stored run")
+    monkeypatch.undo()
+    monkeypatch.setenv("RESULTS_DIR", str(tmp_path))
+    repaired = train_runs(configs)
+    # recomputed alone rather than stacked: the same run, up to float32 rounding
+    assert repaired[1].history.w1 == pytest.approx(first[1].history.w1, rel=1e-4)
+
+
+def test_a_study_is_summarised_over_its_seeds(tmp_path, monkeypatch):
+    monkeypatch.setenv("RESULTS_DIR", str(tmp_path))
+    variants = (("SN", ()), ("clip", (("lipschitz", "weight_clipping"),)))
+    runs = run_study(variants, ("ring",), (1, 2), iterations=20, snapshot_every=20, batch_size=20)
+    summary = summarise_study(runs)
+    sn = summary[("SN", "ring")]["w1"]
+    values = [runs[("SN", "ring", s)].final["w1"] for s in (1, 2)]
+    assert sn.n == 2 and sn.mean == pytest.approx(sum(values) / 2)
+    assert sn.std == pytest.approx(abs(values[0] - values[1]) / 2**0.5)  # sample std, ddof=1
+    table = summary_table(summary, {"ring": 8}, {"ring": 0.1}, base=summary[("SN", "ring")])
+    assert table.count("\n") == 3 and "| ring | clip |" in table and "0 of 2" in table
