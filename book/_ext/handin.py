@@ -13,7 +13,7 @@
 from docutils import nodes
 from sphinx.transforms.post_transforms import SphinxPostTransform
 
-SECOND_PART = ("minimax_beyond", "gan_beyond")
+SECOND_PART = ("minimax_beyond", "gan_beyond", "performance")  # and the appendix page
 
 
 class DropHiddenInput(SphinxPostTransform):
