@@ -44,6 +44,19 @@ class Linear(nn.Module):
         self.weight = nn.Parameter(torch.empty(runs, out_features, in_features))
         self.bias = nn.Parameter(torch.empty(runs, out_features))
         self.register_buffer("u", torch.empty(runs, out_features))
+        for r in range(runs):
+            self.reset_run(r)
+
+    @torch.no_grad()
+    def reset_run(self, r: int, generator: torch.Generator | None = None) -> None:
+        """Draw run r's weight and bias as ``nn.Linear`` does, uniform on ±1/√in, and its ``u``
+        as a random unit vector refined by :data:`INITIAL_POWER_STEPS` steps (so that the first
+        σ̂ is already accurate), from ``generator`` (torch's global one when None)."""
+        bound = 1 / math.sqrt(self.weight.shape[2])
+        for p in (self.weight, self.bias):
+            p[r] = torch.rand(p.shape[1:], generator=generator) * (2 * bound) - bound
+        self.u[r] = F.normalize(torch.randn(self.u.shape[1], generator=generator), dim=0)
+        power_iteration(self.weight[r : r + 1], self.u[r : r + 1], INITIAL_POWER_STEPS)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """x of shape (R, batch, in) → (R, batch, out)."""
@@ -146,23 +159,9 @@ def power_iteration(weight: torch.Tensor, u: torch.Tensor, n_steps: int = 1) -> 
 
 @torch.no_grad()
 def reset_runs(module: nn.Module, seeds: Sequence[int]) -> None:
-    """Initialise run r of every :class:`Linear` of ``module`` from ``seeds[r]`` alone.
-
-    Weights and biases are drawn as ``nn.Linear`` draws them, uniform on ±1/√in; ``u`` is a
-    random unit vector refined by :data:`INITIAL_POWER_STEPS` steps, so that the first σ̂ is
-    already accurate.
-    """
+    """Initialise run r of every :class:`Linear` of ``module`` from ``seeds[r]`` alone."""
     layers = [m for m in module.modules() if isinstance(m, Linear)]
     for r, seed in enumerate(seeds):
-        g = torch.Generator().manual_seed(seed)
+        generator = torch.Generator().manual_seed(seed)
         for layer in layers:
-            bound = 1 / math.sqrt(layer.weight.shape[2])
-            layer.weight[r].copy_(
-                torch.empty(layer.weight.shape[1:]).uniform_(-bound, bound, generator=g)
-            )
-            layer.bias[r].copy_(
-                torch.empty(layer.bias.shape[1:]).uniform_(-bound, bound, generator=g)
-            )
-            layer.u[r].copy_(F.normalize(torch.randn(layer.u.shape[1], generator=g), dim=0))
-    for layer in layers:
-        power_iteration(layer.weight, layer.u, INITIAL_POWER_STEPS)
+            layer.reset_run(r, generator)
