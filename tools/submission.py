@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import tempfile
 import unicodedata
 import zipfile
 from pathlib import Path
@@ -26,7 +27,6 @@ import yaml
 from anyascii import anyascii
 
 from lib.config import repo_root
-from lib.store import atomic_writer, clean_stale_temps
 
 ARCHIVE_TEMPLATE = "ee556_2021_hw2_{name}.zip"
 MAX_NAME_LETTERS = 64  # the name part of the archive; file names must stay well under 255 bytes
@@ -157,15 +157,22 @@ def build(root: Path, out_dir: Path, pdf: Path | None = None, author: str | None
     """
     name = archive_name(author if author is not None else book_author(root))
     pdf = check_pdf(pdf if pdf is not None else find_pdf(root))
-    target = Path(out_dir) / name
-    clean_stale_temps(out_dir)  # left by a submission that was killed while writing
-    with (
-        atomic_writer(target) as file,
-        zipfile.ZipFile(file, "w", compression=zipfile.ZIP_DEFLATED) as archive,
-    ):
-        archive.write(pdf, f"{Path(name).stem}.pdf")
-        for path in members(root):
-            archive.write(root / path, path.as_posix())
+    out_dir = Path(out_dir)
+    target = out_dir / name
+    out_dir.mkdir(parents=True, exist_ok=True)
+    fd, temp = tempfile.mkstemp(dir=out_dir, prefix=".", suffix=".zip.tmp")
+    try:
+        with (
+            os.fdopen(fd, "wb") as file,
+            zipfile.ZipFile(file, "w", zipfile.ZIP_DEFLATED) as archive,
+        ):
+            archive.write(pdf, f"{Path(name).stem}.pdf")
+            for path in members(root):
+                archive.write(root / path, path.as_posix())
+        os.replace(temp, target)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
     return target
 
 
