@@ -245,7 +245,7 @@ def train_stack(configs: list[GANConfig], dtype: torch.dtype = torch.float32) ->
         streams = [RunStream(c.seed) for c in configs]
         eval_streams = [RunStream(c.seed + EVALUATION_STREAM) for c in configs]
         generator, critic = build_networks(configs, dtype)
-        adam = dict(lr=first.lr, betas=first.betas, foreach=True)
+        adam = dict(lr=first.lr, betas=first.betas, fused=True)  # the fastest Adam measured here
         opt_g = torch.optim.Adam(generator.parameters(), **adam)
         opt_d = torch.optim.Adam(critic.parameters(), **adam)
         schedules = [  # learning rate × (1 − k / iterations) at iteration k
