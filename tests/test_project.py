@@ -17,6 +17,7 @@ else:  # Python 3.10: the same parser, as a package
     import tomli as tomllib
 
 from lib import config
+from lib.gan.config import GANComparisonConfig, GANConfig
 from tools import buildcheck
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -130,8 +131,8 @@ def test_default_profile_is_full(monkeypatch):
 
 def test_quick_profile_shrinks_every_experiment():
     for cls in (
-        config.GANConfig,
-        config.GANComparisonConfig,
+        GANConfig,
+        GANComparisonConfig,
         config.OptimizerGridConfig,
         config.BenchmarkConfig,
     ):
