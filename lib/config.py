@@ -13,16 +13,11 @@ Each experiment has one frozen dataclass whose field defaults are the ``full`` s
 from __future__ import annotations
 
 import dataclasses
+import math
+import numbers
 import os
 from dataclasses import dataclass
 from pathlib import Path
-
-from lib.validation import (
-    check_choice,
-    check_int,
-    check_number,
-    check_sequence,
-)
 
 PROFILES = ("quick", "full")
 DEFAULT_PROFILE = "full"
@@ -68,13 +63,40 @@ class _Profiled:
         return dataclasses.replace(self, **changes)
 
 
-def _positive_ints(config, *names: str) -> None:
+def require(ok: bool, name: str, value, what: str) -> None:
+    """Raise ``ValueError("<name> must be <what>, got <value>")`` unless ``ok``."""
+    if not ok:
+        raise ValueError(f"{name} must be {what}, got {value!r}")
+
+
+def is_int(value, minimum: int = 1, maximum: float = math.inf) -> bool:
+    """An integer (NumPy's too, not a bool) in ``[minimum, maximum]``."""
+    integral = isinstance(value, numbers.Integral) and not isinstance(value, bool)
+    return integral and minimum <= value <= maximum
+
+
+def is_number(value, minimum: float = 0.0, strict: bool = False, maximum=math.inf) -> bool:
+    """A finite int or float above ``minimum`` (``>`` if ``strict``, else ``>=``), ≤ ``maximum``."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
+        return False
+    return (value > minimum if strict else value >= minimum) and value <= maximum
+
+
+def _positive_ints(config, *names: str, optional: bool = False) -> None:
     for name in names:
-        check_int(name, getattr(config, name), minimum=1)
+        value = getattr(config, name)
+        if not (optional and value is None):
+            require(is_int(value), name, value, "a positive integer" + " or None" * optional)
 
 
-def _optional_positive_int(name: str, value) -> int | None:
-    return None if value is None else check_int(name, value, minimum=1)
+def _distinct(name: str, values, ok, what: str) -> None:
+    require(
+        isinstance(values, tuple) and values and all(map(ok, values)),
+        name,
+        values,
+        f"a tuple of {what}",
+    )
+    require(len(set(values)) == len(values), name, values, "free of repeated items")
 
 
 @dataclass(frozen=True)
@@ -99,21 +121,13 @@ class OptimizerGridConfig(_Profiled):
     def __post_init__(self):
         from lib.optim.optimizers import OPTIMIZER_CLASSES
 
-        check_sequence(
-            "optimizers",
-            self.optimizers,
-            lambda n, v: check_choice(n, v, tuple(OPTIMIZER_CLASSES)),
-            unique=True,
-        )
-        check_sequence(
-            "learning_rates", self.learning_rates, lambda n, v: check_number(n, v, 0.0), unique=True
-        )
-        check_sequence("seeds", self.seeds, lambda n, v: check_int(n, v, 0, 2**32 - 1), unique=True)
+        _distinct("optimizers", self.optimizers, OPTIMIZER_CLASSES.__contains__, "optimizer names")
+        _distinct("learning_rates", self.learning_rates, is_number, "finite numbers >= 0")
+        _distinct("seeds", self.seeds, lambda s: is_int(s, 0, 2**32 - 1), "integers in [0, 2**32)")
         _positive_ints(
             self, "epochs", "batch_size", "hidden_dim", "trace_points_per_epoch", "workers"
         )
-        _optional_positive_int("train_size", self.train_size)
-        _optional_positive_int("test_size", self.test_size)
+        _positive_ints(self, "train_size", "test_size", optional=True)
 
 
 @dataclass(frozen=True)
@@ -152,18 +166,21 @@ class BenchmarkConfig(_Profiled):
         from lib.optim.optimizers import OPTIMIZER_CLASSES
 
         _positive_ints(self, "threads", "repeats", "matmul_size", "matmul_count", "optimizer_steps")
-        _optional_positive_int("epoch_train_size", self.epoch_train_size)
-        _optional_positive_int("gan_eval_samples", self.gan_eval_samples)
-        _optional_positive_int("grid_epochs", self.grid_epochs)
-        check_choice("epoch_optimizer", self.epoch_optimizer, tuple(OPTIMIZER_CLASSES))
-        check_number("epoch_lr", self.epoch_lr, 0.0)
-        short, long = check_sequence(
-            "gan_iterations",
-            self.gan_iterations,
-            lambda n, v: check_int(n, v, minimum=1),
-            min_length=2,
+        _positive_ints(self, "epoch_train_size", "gan_eval_samples", "grid_epochs", optional=True)
+        require(
+            self.epoch_optimizer in OPTIMIZER_CLASSES,
+            "epoch_optimizer",
+            self.epoch_optimizer,
+            "an optimizer name",
         )
-        if len(self.gan_iterations) != 2 or not short < long:
-            raise ValueError(
-                f"gan_iterations must be two lengths, shorter first, got {self.gan_iterations!r}"
-            )
+        require(is_number(self.epoch_lr), "epoch_lr", self.epoch_lr, "a finite number >= 0")
+        lengths = self.gan_iterations
+        require(
+            isinstance(lengths, tuple)
+            and len(lengths) == 2
+            and all(map(is_int, lengths))
+            and lengths[0] < lengths[1],
+            "gan_iterations",
+            lengths,
+            "two positive lengths, shorter first",
+        )

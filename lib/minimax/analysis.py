@@ -25,7 +25,7 @@ import math
 import numpy as np
 import sympy as sp
 
-from lib.validation import check_int, check_number
+from lib.config import is_int, is_number, require
 
 METHODS = ("simultaneous", "alternating", "extragradient", "optimistic")
 SADDLE = (1.0, 1.0)  # z* = (x*, y*), the unique stationary point
@@ -93,11 +93,13 @@ def _check_method(method):
 
 
 def _check_gamma(gamma):
-    return check_number("gamma", gamma, 0.0, strict_minimum=True)
+    require(is_number(gamma, strict=True), "gamma", gamma, "a positive finite number")
+    return float(gamma)
 
 
 def _check_count(name, value):
-    return check_int(name, value, minimum=0)
+    require(is_int(value, minimum=0), name, value, "a non-negative integer")
+    return value
 
 
 def _check_point(z0):
@@ -224,7 +226,7 @@ def stability_limit(method: str, upper: float = 3.0, tol: float = 1e-9) -> float
     method = _check_method(method)
     if method == "simultaneous":
         raise ValueError("method: simultaneous GDA diverges for every gamma > 0, it has no limit")
-    upper = check_number("upper", upper, 0.0, strict_minimum=True)
+    require(is_number(upper, strict=True), "upper", upper, "a positive finite number")
 
     def stable(gamma):
         return np.abs(np.linalg.eigvals(iteration_matrix(method, gamma))).max() <= 1.0 + tol
