@@ -50,8 +50,11 @@ book: html pdf
 
 # A failing notebook fails the build with its traceback (execute: raise_on_error / show_tb in
 # book/_config.yml); the build check places the PDF beside the pages when it exists.
+# The terminal's text is also kept in book/_build/html-build.log (the experiments' progress
+# lines among it; tests/test_progress.py reads them).
 html: setup
-	$(BIN)jupyter-book build book/ $(JB_FLAGS)
+	@mkdir -p book/_build
+	set -o pipefail; $(BIN)jupyter-book build book/ $(JB_FLAGS) 2>&1 | tee book/_build/html-build.log
 	@$(PYTHON) -m tools.buildcheck html
 
 pdf: setup

@@ -6,7 +6,8 @@ stderr (``sys.__stderr__``) is the terminal that started it — the one running 
 
     [optimizers] 12/54 runs, 3 min 10 s, about 6 min left
 
-while JupyterLab shows the same progress as a bar under the cell. Runs loaded from the cache
+while JupyterLab shows the same progress as a bar under the cell (tqdm writes it to the captured
+``sys.stderr``, which the book's pages leave out). Runs loaded from the cache
 count as done at once; an experiment that ends within ``quiet_seconds`` prints no line.
 """
 
@@ -15,7 +16,7 @@ from __future__ import annotations
 import sys
 import time
 
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 
 def duration(seconds: float) -> str:
