@@ -4,9 +4,16 @@ import pytest
 import torch
 
 import lib.gan.study as study
-from lib.gan.config import GANComparisonConfig, GANConfig
-from lib.gan.report import summarise_study, summary_table
-from lib.gan.study import entry, run_study, stacks, train_runs
+from lib.gan.config import GANComparisonConfig, GANConfig, GANQualityConfig
+from lib.gan.report import (
+    PERFECT_SHARE,
+    end_slope,
+    goal_met,
+    summarise,
+    summarise_study,
+    summary_table,
+)
+from lib.gan.study import entry, run_quality, run_study, stacks, train_runs
 
 BASE = GANConfig(iterations=20, snapshot_every=10, eval_samples=50, batch_size=20)
 
@@ -23,8 +30,10 @@ BASE = GANConfig(iterations=20, snapshot_every=10, eval_samples=50, batch_size=2
         (GANConfig, {"target": "spiral"}, "target"),
         (GANComparisonConfig, {"seeds": (1, 1)}, "seeds"),
         (GANComparisonConfig, {"variants": (("a", ()), ("a", ()))}, "variants"),
-        (GANComparisonConfig, {"long_variant": (("depth", -1),)}, "long_variant: depth"),
-        (GANComparisonConfig, {"ablation_variants": (("a", (("width", 3),)),)}, "ablation_var"),
+        (GANQualityConfig, {"quality_variant": (("depth", -1),)}, "quality_variant: depth"),
+        (GANQualityConfig, {"ablation_variants": (("a", (("width", 3),)),)}, "ablation_var"),
+        (GANQualityConfig, {"deep_lr": 0.0}, "deep_lr"),
+        (GANQualityConfig, {"quality_targets": ("ring", "ring")}, "quality_targets"),
     ],
 )
 def test_a_bad_field_raises_value_error_naming_it(config, changes, field):
@@ -70,3 +79,37 @@ def test_a_study_is_summarised_over_its_seeds(tmp_path, monkeypatch):
     assert sn.std == pytest.approx(abs(values[0] - values[1]) / 2**0.5)  # sample std, ddof=1
     table = summary_table(summary, {"ring": 8}, {"ring": 0.1}, base=summary[("SN", "ring")])
     assert table.count("\n") == 3 and "| ring | clip |" in table and "0 of 2" in table
+
+
+def test_the_quality_runs_train_each_shape_as_one_stack_and_report_their_goal(
+    tmp_path, monkeypatch
+):
+    monkeypatch.setenv("RESULTS_DIR", str(tmp_path))
+    q = GANQualityConfig(
+        seeds=(1, 2),
+        eval_samples=50,
+        workers=1,
+        long_iterations=20,
+        deep_iterations=10,
+        snapshots=2,
+        deep_width=8,
+    )
+    runs = run_quality(q)
+    assert set(runs) == {"long", "deep"} and set(runs["long"]) == {
+        (t, s) for t in ("ring", "grid") for s in (1, 2)
+    }
+    deep = runs["deep"][("ring", 1)]
+    assert (
+        deep.config.depth == 3
+        and deep.config.lr_decay
+        and deep.history.snapshot_iterations == [0, 5, 10]
+    )
+    configs = [run.config for shape in runs.values() for run in shape.values()]
+    assert sorted(map(len, stacks(configs, workers=1))) == [4, 4]  # one stack per shape
+    long = [runs["long"][("ring", s)] for s in (1, 2)]
+    slopes = end_slope(long)
+    h = long[0].history
+    expected = 1_000 * (h.high_quality[-1] - h.high_quality[-2]) / 10
+    assert slopes.values[0] == pytest.approx(expected)
+    summary = summarise(long)
+    assert not goal_met(summary, 8, PERFECT_SHARE + 0.01)  # above a perfect generator: never met

@@ -7,10 +7,9 @@ code that trains a run trusts them. ``for_profile()`` gives the ``quick`` or ``f
 from __future__ import annotations
 
 import dataclasses
-import math
 from dataclasses import dataclass
 
-from lib.config import _Profiled
+from lib.config import _Profiled, is_int, is_number, require
 
 TARGETS = ("two_gaussians", "ring", "grid")  # built by lib.gan.targets.make_target
 LIPSCHITZ_METHODS = (
@@ -20,21 +19,6 @@ LIPSCHITZ_METHODS = (
     "gradient_penalty",  # penalty lambda E(|grad d| - 1)^2 (Gulrajani et al. 2017)
 )
 MAX_SEED = 2**32 - 1
-
-
-def _require(ok: bool, name: str, value, what: str) -> None:
-    if not ok:
-        raise ValueError(f"{name} must be {what}, got {value!r}")
-
-
-def _is_int(value, minimum: int = 1, maximum: float = math.inf) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and minimum <= value <= maximum
-
-
-def _is_number(value, minimum: float = 0.0, strict: bool = False, maximum=math.inf) -> bool:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        return False
-    return (value > minimum if strict else value >= minimum) and value <= maximum
 
 
 @dataclass(frozen=True)
@@ -69,47 +53,45 @@ class GANConfig(_Profiled):
     QUICK = {"iterations": 600, "snapshot_every": 200, "eval_samples": 500}
 
     def __post_init__(self):
-        _require(self.target in TARGETS, "target", self.target, f"one of {TARGETS}")
-        _require(
+        require(self.target in TARGETS, "target", self.target, f"one of {TARGETS}")
+        require(
             self.lipschitz in LIPSCHITZ_METHODS, "lipschitz", self.lipschitz, "a Lipschitz method"
         )
         for name in ("iterations", "n_critic", "batch_size", "noise_dim", "hidden_dim", "depth"):
-            _require(_is_int(getattr(self, name)), name, getattr(self, name), "a positive integer")
+            require(is_int(getattr(self, name)), name, getattr(self, name), "a positive integer")
         for name in ("snapshot_every", "eval_samples", "num_threads"):
-            _require(_is_int(getattr(self, name)), name, getattr(self, name), "a positive integer")
+            require(is_int(getattr(self, name)), name, getattr(self, name), "a positive integer")
         width = self.critic_hidden_dim
-        _require(width is None or _is_int(width), "critic_hidden_dim", width, "None or positive")
+        require(width is None or is_int(width), "critic_hidden_dim", width, "None or positive")
         # A rate beyond the float32 range overflows the float32 parameters' first step.
-        _require(_is_number(self.lr, strict=True, maximum=3.4e38), "lr", self.lr, "positive")
-        _require(_is_number(self.clip, strict=True), "clip", self.clip, "a positive number")
+        require(is_number(self.lr, strict=True, maximum=3.4e38), "lr", self.lr, "positive")
+        require(is_number(self.clip, strict=True), "clip", self.clip, "a positive number")
         for name in ("gp_weight", "sr_weight"):
             value = getattr(self, name)
-            _require(_is_number(value), name, value, "a non-negative number")
+            require(is_number(value), name, value, "a non-negative number")
         betas = self.betas
-        _require(
+        require(
             isinstance(betas, tuple)
             and len(betas) == 2
-            and all(_is_number(b) and b < 1 for b in betas),
+            and all(is_number(b) and b < 1 for b in betas),
             "betas",
             betas,
             "a pair of numbers in [0, 1)",
         )
-        _require(isinstance(self.lr_decay, bool), "lr_decay", self.lr_decay, "True or False")
-        _require(
-            _is_int(self.seed, 0, MAX_SEED), "seed", self.seed, f"an integer in [0, {MAX_SEED}]"
-        )
+        require(isinstance(self.lr_decay, bool), "lr_decay", self.lr_decay, "True or False")
+        require(is_int(self.seed, 0, MAX_SEED), "seed", self.seed, f"an integer in [0, {MAX_SEED}]")
 
 
 def _check_variants(name: str, variants) -> None:
     """``variants`` is a tuple of ``(label, ((GANConfig field, value), ...))`` with unique labels;
     the values are checked by building a GANConfig from them."""
-    _require(isinstance(variants, tuple), name, variants, "a tuple of (label, changes) pairs")
+    require(isinstance(variants, tuple), name, variants, "a tuple of (label, changes) pairs")
     for i, variant in enumerate(variants):
         ok = isinstance(variant, tuple) and len(variant) == 2 and isinstance(variant[0], str)
-        _require(ok, f"{name}[{i}]", variant, "a pair (label, changes)")
+        require(ok, f"{name}[{i}]", variant, "a pair (label, changes)")
         _check_changes(f"{name}[{i}]", variant[1])
     labels = [label for label, _ in variants]
-    _require(len(set(labels)) == len(labels), name, labels, "labelled without repeats")
+    require(len(set(labels)) == len(labels), name, labels, "labelled without repeats")
 
 
 def _check_changes(name: str, changes) -> None:
@@ -117,7 +99,7 @@ def _check_changes(name: str, changes) -> None:
     ok = isinstance(changes, tuple) and all(
         isinstance(c, tuple) and len(c) == 2 and c[0] in fields for c in changes
     )
-    _require(ok, name, changes, "a tuple of (GANConfig field, value) pairs")
+    require(ok, name, changes, "a tuple of (GANConfig field, value) pairs")
     try:  # the values too: a bad one fails here, not when its runs start
         GANConfig(**dict(changes))
     except ValueError as error:
@@ -126,15 +108,21 @@ def _check_changes(name: str, changes) -> None:
 
 def _check_targets(name: str, targets) -> None:
     ok = isinstance(targets, tuple) and len(set(targets)) == len(targets) > 0
-    _require(ok and set(targets) <= set(TARGETS), name, targets, f"distinct names from {TARGETS}")
+    require(ok and set(targets) <= set(TARGETS), name, targets, f"distinct names from {TARGETS}")
+
+
+def _check_seeds(seeds) -> None:
+    ok = isinstance(seeds, tuple) and len(set(seeds)) == len(seeds) > 0
+    what = f"distinct integers in [0, {MAX_SEED}]"
+    require(ok and all(is_int(s, 0, MAX_SEED) for s in seeds), "seeds", seeds, what)
 
 
 @dataclass(frozen=True)
 class GANComparisonConfig(_Profiled):
-    """The chapter's studies: variants × targets × seeds, each run a :class:`GANConfig`.
+    """The graded page's comparison of the Lipschitz constraints: variants × targets × seeds.
 
     Each variant is a label and the GANConfig fields it changes; every other field keeps the base
-    code's value. Every study trains each of its variants from each of ``seeds``.
+    code's value. Every variant is trained on each target from each of ``seeds``.
     """
 
     variants: tuple = (
@@ -157,75 +145,116 @@ class GANComparisonConfig(_Profiled):
     floor_repeats: int = 5  # pairs of independent target samples behind each W1 noise floor
     timing_iterations: int = 300  # iterations behind each method's measured cost per iteration
     workers: int = 2  # processes training stacks in parallel
-    # What raises the share of high-quality samples: one change at a time on the ring.
-    ablation_target: str = "ring"
-    ablation_variants: tuple = (
-        ("spectral_normalisation", ()),
-        ("SN, learning rates decayed to 0", (("lr_decay", True),)),
-        ("SN, critic width 512", (("critic_hidden_dim", 512),)),
-        ("SN, batch 1000", (("batch_size", 1_000),)),
-        ("GP, weight 10", (("lipschitz", "gradient_penalty"),)),
-        ("GP, weight 1", (("lipschitz", "gradient_penalty"), ("gp_weight", 1.0))),
-        ("GP, weight 0.1", (("lipschitz", "gradient_penalty"), ("gp_weight", 0.1))),
-    )
-    ablation_iterations: int = 6_000
-    # One variant trained longer on the ring and the grid, with snapshots along the way.
-    long_variant: tuple = (("lipschitz", "gradient_penalty"), ("gp_weight", 0.1))
-    long_iterations: int = 20_000
-    # Wider networks for the long variant on the ring and grid.
-    capacity_targets: tuple[str, ...] = ("ring", "grid")
-    capacity_variants: tuple = (
-        (
-            "GP 0.1, generator 400",
-            (
-                ("lipschitz", "gradient_penalty"),
-                ("gp_weight", 0.1),
-                ("hidden_dim", 400),
-                ("critic_hidden_dim", 100),
-            ),
-        ),
-        (
-            "GP 0.1, both 400",
-            (("lipschitz", "gradient_penalty"), ("gp_weight", 0.1), ("hidden_dim", 400)),
-        ),
-        (
-            "GP 1, both 400",
-            (("lipschitz", "gradient_penalty"), ("gp_weight", 1.0), ("hidden_dim", 400)),
-        ),
-    )
-    capacity_iterations: int = 10_000
-
     QUICK = {
         "seeds": (1,),
         "iterations": 200,
         "eval_samples": 500,
-        "ablation_iterations": 200,
-        "long_iterations": 400,
-        "capacity_iterations": 200,
         "floor_repeats": 2,
         "timing_iterations": 50,
         "workers": 1,
     }  # one process: starting workers costs more than it saves
 
     def __post_init__(self):
-        for name in ("variants", "ablation_variants", "capacity_variants"):
-            _check_variants(name, getattr(self, name))
-        _check_changes("long_variant", self.long_variant)
+        _check_variants("variants", self.variants)
         _check_targets("targets", self.targets)
-        _check_targets("capacity_targets", self.capacity_targets)
+        _check_seeds(self.seeds)
+        for name in ("iterations", "eval_samples", "workers", "floor_repeats", "timing_iterations"):
+            require(is_int(getattr(self, name)), name, getattr(self, name), "a positive integer")
+
+
+@dataclass(frozen=True)
+class GANQualityConfig(_Profiled):
+    """The studies beyond the homework: the gradient penalty's weight on the ring, and runs trained
+    towards PacGAN's quality, with the homework's networks (``long_*``) and deeper ones
+    (``deep_*``), every target from every seed in one stack per network shape."""
+
+    seeds: tuple[int, ...] = (1, 2, 3)
+    eval_samples: int = 2_000  # samples behind each snapshot's metrics
+    floor_repeats: int = 5  # pairs of independent target samples behind each W1 noise floor
+    workers: int = 2  # processes training stacks in parallel
+    # Spectral normalisation against the gradient penalty at three weights, on one target.
+    ablation_target: str = "ring"
+    ablation_variants: tuple = (
+        ("SN", ()),
+        ("GP, weight 10", (("lipschitz", "gradient_penalty"),)),
+        ("GP, weight 1", (("lipschitz", "gradient_penalty"), ("gp_weight", 1.0))),
+        ("GP, weight 0.1", (("lipschitz", "gradient_penalty"), ("gp_weight", 0.1))),
+        (
+            "GP, weight 0.1, lr decayed",
+            (("lipschitz", "gradient_penalty"), ("gp_weight", 0.1), ("lr_decay", True)),
+        ),
+    )
+    ablation_iterations: int = 6_000
+    ablation_eval_samples: int = 1_000
+    # The setting of the quality runs (both shapes): GP 0.1, learning rates decayed linearly to 0.
+    quality_targets: tuple[str, ...] = ("ring", "grid")
+    quality_variant: tuple = (
+        ("lipschitz", "gradient_penalty"),
+        ("gp_weight", 0.1),
+        ("lr_decay", True),
+    )
+    snapshots: int = 10  # snapshots along each quality run, evenly spaced
+    long_iterations: int = 60_000  # the homework's networks: one hidden layer of width 100
+    deep_iterations: int = 10_000
+    deep_depth: int = 3  # hidden layers of both deep networks
+    deep_width: int = 128  # their width
+    deep_lr: float = 1e-3  # both players' learning rate for the deep networks
+
+    QUICK = {
+        "seeds": (1, 2),
+        "eval_samples": 500,
+        "floor_repeats": 2,
+        "workers": 1,
+        "ablation_iterations": 200,
+        "ablation_eval_samples": 500,
+        "long_iterations": 400,
+        "deep_iterations": 200,
+        "snapshots": 4,
+    }
+
+    def __post_init__(self):
+        _check_seeds(self.seeds)
+        _check_variants("ablation_variants", self.ablation_variants)
         _check_targets("ablation_target", (self.ablation_target,))
-        seeds = self.seeds
-        ok = isinstance(seeds, tuple) and len(set(seeds)) == len(seeds) > 0
-        what = f"distinct integers in [0, {MAX_SEED}]"
-        _require(ok and all(_is_int(s, 0, MAX_SEED) for s in seeds), "seeds", seeds, what)
+        _check_targets("quality_targets", self.quality_targets)
+        _check_changes("quality_variant", self.quality_variant)
         for name in (
-            "iterations",
             "eval_samples",
+            "floor_repeats",
             "workers",
             "ablation_iterations",
+            "ablation_eval_samples",
+            "snapshots",
             "long_iterations",
-            "floor_repeats",
-            "timing_iterations",
-            "capacity_iterations",
+            "deep_iterations",
+            "deep_depth",
+            "deep_width",
         ):
-            _require(_is_int(getattr(self, name)), name, getattr(self, name), "a positive integer")
+            require(is_int(getattr(self, name)), name, getattr(self, name), "a positive integer")
+        require(
+            is_number(self.deep_lr, strict=True, maximum=1.0), "deep_lr", self.deep_lr, "in (0, 1]"
+        )
+
+    def long_settings(self) -> dict:
+        """GANConfig fields of the runs with the homework's networks (all but target and seed)."""
+        n = self.long_iterations
+        return self._settings(iterations=n)
+
+    def deep_settings(self) -> dict:
+        """GANConfig fields of the runs with the deeper networks (all but target and seed)."""
+        n = self.deep_iterations
+        return self._settings(
+            iterations=n, depth=self.deep_depth, hidden_dim=self.deep_width, lr=self.deep_lr
+        )
+
+    def _settings(self, iterations: int, **changes) -> dict:
+        every = max(1, iterations // self.snapshots)
+        return (
+            dict(self.quality_variant)
+            | changes
+            | {
+                "iterations": iterations,
+                "snapshot_every": every,
+                "eval_samples": self.eval_samples,
+            }
+        )

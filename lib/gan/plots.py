@@ -1,5 +1,6 @@
-"""Figures of the WGAN chapter: samples over training, the critic's level sets, the objective
-against the exact W1, the animation of training and the side-by-side comparison."""
+"""Figures of the WGAN pages: samples over training with the critic's level sets, the objective
+against the exact W1, the animation of training, the side-by-side comparison and metrics along
+training over seeds."""
 
 from __future__ import annotations
 
@@ -50,21 +51,6 @@ def plot_snapshots(
         _frame_axes(ax, run.box)
         ax.set_title(f"k = {h.snapshot_iterations[i]}", fontsize=9)
     np.atleast_1d(axes)[0].legend(loc="lower left", fontsize=7, markerscale=3)
-    fig.tight_layout()
-    return fig
-
-
-def plot_critic(run: TrainingRun, n_real: int = 1000):
-    """The final critic's level sets over the plane with target and generated samples on top."""
-    h = run.history
-    real = _real_samples(run, n_real)
-    fig, ax = plt.subplots(figsize=(4.6, 4.2))
-    filled = _critic_contour(ax, run, h.critic_values[-1])
-    fig.colorbar(filled, ax=ax, label="critic value d(a)")
-    ax.scatter(real[:, 0], real[:, 1], **REAL_STYLE)
-    ax.scatter(h.samples[-1][:n_real, 0], h.samples[-1][:n_real, 1], **FAKE_STYLE)
-    _frame_axes(ax, run.box)
-    ax.legend(loc="lower left", fontsize=8, markerscale=3)
     fig.tight_layout()
     return fig
 
@@ -153,23 +139,22 @@ def plot_final_samples(runs: dict, methods: list[str], targets: list[str], n_poi
     return fig
 
 
-def plot_seed_curves(curves: dict, ylabel: str, goal: float | None = None, scale: float = 1.0):
-    """Mean ± std over seeds of a metric along training, one line per setting.
+def plot_seed_curves(ax, curves: dict, ylabel: str, lines: dict | None = None, scale: float = 1.0):
+    """Mean ± sample std over seeds of a metric along training, one line per setting, on ``ax``.
 
     ``curves`` maps a label to ``(iterations, values)`` with ``values`` of shape (seeds, snapshots);
-    ``goal`` draws a dashed horizontal line; ``scale`` multiplies the values (100 for percent).
+    ``lines`` maps a label to a level drawn as a dashed horizontal line; ``scale`` multiplies the
+    values and levels (100 for percent).
     """
-    fig, ax = plt.subplots(figsize=(6.2, 3.4))
     for label, (iterations, values) in curves.items():
         values = scale * np.asarray(values, dtype=float)
-        mean, std = np.nanmean(values, axis=0), np.nanstd(values, axis=0)
+        mean = values.mean(axis=0)
+        std = values.std(axis=0, ddof=1) if len(values) > 1 else np.zeros_like(mean)
         (line,) = ax.plot(iterations, mean, "-o", ms=3, label=label)
         ax.fill_between(iterations, mean - std, mean + std, color=line.get_color(), alpha=0.2)
-    if goal is not None:
-        ax.axhline(scale * goal, color="k", ls="--", lw=1, label="goal")
+    for (label, level), style in zip((lines or {}).items(), ("--", ":", "-.")):
+        ax.axhline(scale * level, color="k", ls=style, lw=1, label=label)
     ax.set_xlabel("iteration k")
     ax.set_ylabel(ylabel)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7)
-    fig.tight_layout()
-    return fig

@@ -8,13 +8,29 @@ as 100 % high quality).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping
+
+import numpy as np
 
 from lib.gan.training import TrainingRun
 from lib.report import markdown_table
 from lib.stats import SeedStats, clearly_above, seed_stats
 
 METRICS = ("modes_covered", "high_quality", "w1", "objective", "lipschitz")
+PERFECT_SHARE = 1 - math.exp(-4.5)  # a 2-D Gaussian's mass within 3 std: a perfect generator's
+
+#: Published toy results: (method, paper key, target, modes covered, high-quality share, setting).
+#: PacGAN's Table 1 reports its own and the earlier methods' numbers on its ring (8 modes, radius
+#: 1, std 0.01) and grid (25 modes, step 2, std 0.05), with the same metric definitions.
+PUBLISHED = (
+    ("PacGAN2", "lin2018pacgan", "ring", 7.9, 0.956, "4×400 generator and discriminator"),
+    ("PacGAN2", "lin2018pacgan", "grid", 23.8, 0.913, "4×400 generator and discriminator"),
+    ("VEEGAN", "srivastava2017veegan", "ring", 8.0, 0.529, "as reported by PacGAN"),
+    ("VEEGAN", "srivastava2017veegan", "grid", 24.6, 0.400, "as reported by PacGAN"),
+    ("Unrolled GAN", "metz2017unrolled", "ring", 7.6, 0.356, "as reported by PacGAN"),
+    ("Unrolled GAN", "metz2017unrolled", "grid", 14.9, 0.160, "as reported by PacGAN"),
+)
 Summary = dict[str, SeedStats]
 
 
@@ -77,3 +93,30 @@ def summary_table(
         cells.append(line)
     align = ["l", "l"] + ["r"] * (len(header) - 2)
     return markdown_table(header, cells, align)
+
+
+def seed_curve(runs: list[TrainingRun], metric: str) -> tuple[list[int], np.ndarray]:
+    """A metric along training: the snapshot iterations and the values, shape (runs, snapshots)."""
+    return runs[0].history.snapshot_iterations, np.array([getattr(r.history, metric) for r in runs])
+
+
+def end_slope(runs: list[TrainingRun], metric: str = "high_quality") -> SeedStats:
+    """Per run, the metric's change per 1,000 iterations between its last two snapshots."""
+    slopes = []
+    for run in runs:
+        k, values = run.history.snapshot_iterations, getattr(run.history, metric)
+        slopes.append(1_000 * (values[-1] - values[-2]) / (k[-1] - k[-2]))
+    return seed_stats(slopes, [run.history.diverged for run in runs])
+
+
+def goal_met(summary: Summary, n_modes: int, share: float, modes: int | None = None) -> bool:
+    """Every finished run covers ``modes`` (default: all) and the high-quality share's mean minus
+    its std is at least ``share``; no run diverged."""
+    hq, covered = summary["high_quality"], summary["modes_covered"]
+    needed = n_modes if modes is None else modes
+    return (
+        hq.diverged == 0
+        and hq.n > 0
+        and hq.mean - hq.std >= share
+        and min(covered.values) >= needed
+    )

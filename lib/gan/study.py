@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from lib.cache import Entry
-from lib.gan.config import GANComparisonConfig, GANConfig
+from lib.gan.config import GANComparisonConfig, GANConfig, GANQualityConfig
 from lib.gan.targets import make_target
 from lib.gan.training import (
     PER_RUN_FIELDS,
@@ -151,3 +151,30 @@ def run_comparison(study: GANComparisonConfig) -> dict[tuple[str, str, int], Tra
         snapshot_every=n,
         eval_samples=study.eval_samples,
     )
+
+
+def run_ablation(study: GANQualityConfig) -> dict[tuple[str, str, int], TrainingRun]:
+    """Spectral normalisation against the gradient penalty's weights on one target."""
+    n = study.ablation_iterations
+    return run_study(
+        study.ablation_variants,
+        (study.ablation_target,),
+        study.seeds,
+        study.workers,
+        iterations=n,
+        snapshot_every=n,
+        eval_samples=study.ablation_eval_samples,
+    )
+
+
+def run_quality(study: GANQualityConfig) -> dict[str, dict[tuple[str, int], TrainingRun]]:
+    """The quality runs, ``{"long": ..., "deep": ...}``, each keyed (target, seed): every target
+    and seed of one network shape share a stack (split over the workers)."""
+    shapes = {"long": study.long_settings(), "deep": study.deep_settings()}
+    runs = {}
+    for shape, settings in shapes.items():
+        found = run_study(
+            ((shape, ()),), study.quality_targets, study.seeds, study.workers, **settings
+        )
+        runs[shape] = {(target, seed): run for (_, target, seed), run in found.items()}
+    return runs
