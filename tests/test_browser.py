@@ -25,7 +25,16 @@ ROOT = Path(__file__).resolve().parents[1]
 HTML = ROOT / "book" / "_build" / "html"
 SCREENSHOTS = ROOT / "book" / "_build" / "screenshots"
 PDF = "report.pdf"  # tools.buildcheck.PDF_IN_HTML
-PAGES = ["intro", "minimax", "gan", "optimizers", "performance", "bibliography"]
+PAGES = [
+    "intro",
+    "minimax",
+    "gan",
+    "optimizers",
+    "minimax_beyond",
+    "gan_beyond",
+    "performance",
+    "bibliography",
+]
 
 REQUIRED = os.environ.get("BOOK_CHECKS_REQUIRED") == "1"
 

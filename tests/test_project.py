@@ -17,7 +17,7 @@ else:  # Python 3.10: the same parser, as a package
     import tomli as tomllib
 
 from lib import config
-from lib.gan.config import GANComparisonConfig, GANConfig
+from lib.gan.config import GANComparisonConfig, GANConfig, GANQualityConfig
 from tools import buildcheck
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -133,6 +133,7 @@ def test_quick_profile_shrinks_every_experiment():
     for cls in (
         GANConfig,
         GANComparisonConfig,
+        GANQualityConfig,
         config.OptimizerGridConfig,
         config.BenchmarkConfig,
     ):

@@ -46,7 +46,7 @@ class GANConfig(_Profiled):
     gp_weight: float = 10.0  # gradient-penalty weight (Gulrajani et al. 2017)
     sr_weight: float = 1e-2  # spectral-norm regularisation weight
     seed: int = 1
-    snapshot_every: int = 1_000  # iterations between recorded metrics and samples
+    snapshot_every: int = 2_000  # iterations between recorded metrics and samples
     eval_samples: int = 2_000  # generated and target samples behind each snapshot's metrics
     num_threads: int = 1  # torch threads: one is fastest for these tiny networks
 
@@ -169,7 +169,7 @@ class GANQualityConfig(_Profiled):
     (``deep_*``), every target from every seed in one stack per network shape."""
 
     seeds: tuple[int, ...] = (1, 2, 3)
-    eval_samples: int = 2_000  # samples behind each snapshot's metrics
+    eval_samples: int = 1_000  # samples behind each snapshot's metrics (the exact W1 is costly)
     floor_repeats: int = 5  # pairs of independent target samples behind each W1 noise floor
     workers: int = 2  # processes training stacks in parallel
     # Spectral normalisation against the gradient penalty at three weights, on one target.
