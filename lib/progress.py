@@ -37,7 +37,7 @@ class Progress:
         total: int,
         done: int = 0,
         unit: str = "runs",
-        quiet_seconds: float = 5.0,
+        quiet_seconds: float = 1.0,
         bar: bool = True,
     ):
         self.chapter, self.total, self.done, self.unit = chapter, total, done, unit
