@@ -134,3 +134,50 @@ def test_a_non_finite_snapshot_ends_the_run_as_diverged():
     run = train_wgan(BASE.replace(lr=1e38, lipschitz="weight_clipping", clip=1e30))
     assert run.history.diverged and run.history.diverged_at <= BASE.iterations
     assert run.history.snapshot_iterations[-1] == run.history.diverged_at
+
+
+@pytest.mark.parametrize("fused", [True, False])
+def test_training_steps_equal_plain_torch_modules_trained_by_backward(fused):
+    """Critic and generator steps of the trainer against ``nn.Linear`` networks trained the plain
+    way (``loss.backward()``, ``torch.optim.Adam``): an oracle that shares neither the run axis
+    nor the trainer's gradient handling. Fused Adam reads a non-contiguous gradient (autograd's
+    for a weight used transposed) as if laid out like the parameter; this catches that."""
+    config = GANConfig(lipschitz="gradient_penalty", gp_weight=0.5, depth=2, hidden_dim=6)
+    generator, critic = training.build_networks([config], torch.float64)
+
+    def plain(stacked):
+        layers = []
+        for layer in stacked.layers:
+            linear = torch.nn.Linear(layer.weight.shape[2], layer.weight.shape[1]).double()
+            with torch.no_grad():
+                linear.weight.copy_(layer.weight[0])
+                linear.bias.copy_(layer.bias[0])
+            layers += [linear, torch.nn.ReLU()]
+        return torch.nn.Sequential(*layers[:-1])
+
+    ref_g, ref_d = plain(generator), plain(critic)
+    adam = dict(lr=1e-2, betas=(0.0, 0.9))
+    opt_g = torch.optim.Adam(generator.parameters(), fused=fused, **adam)
+    opt_d = torch.optim.Adam(critic.parameters(), fused=fused, **adam)
+    ref_opt_g, ref_opt_d = (torch.optim.Adam(m.parameters(), **adam) for m in (ref_g, ref_d))
+    alive = torch.ones(1, dtype=torch.bool)
+    torch.manual_seed(0)
+    for _ in range(3):
+        real, noise = torch.randn(40, 2).double(), torch.randn(40, 2).double()
+        mix = torch.rand(40, 1).double()
+        with torch.no_grad():
+            fake = generator(noise[None])[0]
+        training.critic_step(critic, opt_d, real[None], fake[None], mix[None], config, alive)
+        mixed = (mix * real + (1 - mix) * fake).requires_grad_(True)
+        (slope,) = torch.autograd.grad(ref_d(mixed).sum(), mixed, create_graph=True)
+        penalty = config.gp_weight * ((slope.norm(dim=1) - 1) ** 2).mean()
+        ref_opt_d.zero_grad()
+        (ref_d(fake).mean() - ref_d(real).mean() + penalty).backward()
+        ref_opt_d.step()
+        training.generator_step(generator, critic, opt_g, noise[None], alive)
+        ref_opt_g.zero_grad()
+        (-ref_d(ref_g(noise)).mean()).backward()
+        ref_opt_g.step()
+    for stacked, ref in ((generator, ref_g), (critic, ref_d)):
+        ours = [p[0] for layer in stacked.layers for p in (layer.weight, layer.bias)]
+        torch.testing.assert_close(ours, list(ref.parameters()))

@@ -99,7 +99,10 @@ def descend(optimizer: torch.optim.Optimizer, loss: torch.Tensor, alive: torch.T
     params = optimizer.param_groups[0]["params"]
     alive &= torch.isfinite(loss)
     for p, g in zip(params, torch.autograd.grad(loss.sum(), params)):
-        p.grad = g
+        # autograd.grad may return a transposed (non-contiguous) gradient, e.g. for the weight
+        # used as W.transpose(1, 2) in baddbmm; the fused Adam kernel reads it as if laid out
+        # like the parameter, so it must be made contiguous (measured: wrong updates otherwise).
+        p.grad = g.contiguous()
     if bool(alive.all()):
         optimizer.step()
         return
