@@ -1,25 +1,10 @@
 """One result cache: a finished run is saved under a key and reloaded while the key still matches.
 
-The key hashes everything that decides the run's numbers:
-
-* its settings (a JSON-ready dict);
-* the source files of the modules that compute it, named by the experiment (a package name
-  stands for every ``.py`` file inside it). Any edit to those files, a comment included, trains
-  the run again; an edit to a notebook's prose or to a plotting module does not;
-* the torch version, the device and the dtype.
-
-A value is written with ``torch.save`` to a temporary file that then replaces the old one
-(``os.replace`` is atomic), so an interrupted write leaves either the old file or none. It is read
-back with ``torch.load(weights_only=True)``: plain tensors, numbers, strings, lists and dicts only.
-A file that cannot be read, or whose stored key differs, is logged and treated as missing.
-
-Example::
-
-    entry = Entry("mnist", {"optimizer": "SGD", "lr": 0.01, "seed": 0}, ("lib.mnist", "lib.optim"))
-    result = entry.load()          # None: missing or unusable, compute it
-    if result is None:
-        result = train(...)
-        entry.save(result)
+The key hashes the run's settings, the source of the modules that compute it (a package stands for
+all its ``.py`` files; any edit, a comment included, retrains), the torch version, the device and
+the dtype. Writes are atomic (temporary file + ``os.replace``); reads use
+``torch.load(weights_only=True)``. An unreadable or mismatching file is logged and treated as
+missing.
 """
 
 from __future__ import annotations
@@ -63,15 +48,7 @@ def code_digest(modules: Sequence[str]) -> str:
 
 
 class Entry:
-    """The place of one result: ``<root>/<experiment>/<key>.pt``.
-
-    Args:
-        experiment: folder name of the experiment (e.g. ``"gan"``).
-        settings: what the run was asked to do (JSON-ready: tuples are stored as lists).
-        code: modules or packages whose source computes the result.
-        device, dtype: where and in what precision it was computed.
-        root: folder of all results; :func:`lib.config.results_root` by default.
-    """
+    """One result at ``<root>/<experiment>/<key>.pt`` (``root``: :func:`results_root`)."""
 
     def __init__(
         self,
@@ -91,9 +68,7 @@ class Entry:
         }
         text = json.dumps(self.provenance, sort_keys=True)
         self.key = hashlib.sha256(text.encode()).hexdigest()[:20]
-        self.path = (
-            Path(root if root is not None else results_root()) / experiment / f"{self.key}.pt"
-        )
+        self.path = Path(root or results_root()) / experiment / f"{self.key}.pt"
 
     def load(self) -> Any | None:
         """The stored value, or None (logged when a file was there but unusable)."""

@@ -1,13 +1,6 @@
-"""Every experiment's settings, in one place.
-
-The environment variable ``BOOK_PROFILE`` selects the sizes:
-
-* ``full`` (the default): the homework's real settings;
-* ``quick``: small sizes that keep the whole test suite (nbval included) to a few minutes on
-  two CPU cores. pytest selects it for itself (see the repository's ``conftest.py``).
-
-Each experiment has one frozen dataclass whose field defaults are the ``full`` settings and whose
-:meth:`for_profile` returns the instance for a profile. Paths to data and results also live here.
+"""Every experiment's settings and paths. ``BOOK_PROFILE`` selects ``full`` (the default, the
+homework's sizes) or ``quick`` (small sizes for the tests); each experiment's frozen dataclass has
+the ``full`` settings as defaults and :meth:`for_profile` applies the ``quick`` overrides.
 """
 
 from __future__ import annotations
@@ -82,20 +75,17 @@ def is_number(value, minimum: float = 0.0, strict: bool = False, maximum=math.in
     return (value > minimum if strict else value >= minimum) and value <= maximum
 
 
-def _positive_ints(config, *names: str, optional: bool = False) -> None:
+def positive_ints(config, *names: str, optional: bool = False) -> None:
     for name in names:
         value = getattr(config, name)
         if not (optional and value is None):
             require(is_int(value), name, value, "a positive integer" + " or None" * optional)
 
 
-def _distinct(name: str, values, ok, what: str) -> None:
-    require(
-        isinstance(values, tuple) and values and all(map(ok, values)),
-        name,
-        values,
-        f"a tuple of {what}",
-    )
+def distinct(name: str, values, valid, what: str) -> None:
+    """Require a non-empty tuple of distinct ``values``, each passing ``valid``."""
+    ok = isinstance(values, tuple) and values and all(map(valid, values))
+    require(ok, name, values, f"a tuple of {what}")
     require(len(set(values)) == len(values), name, values, "free of repeated items")
 
 
@@ -121,30 +111,24 @@ class OptimizerGridConfig(_Profiled):
     def __post_init__(self):
         from lib.optim.optimizers import OPTIMIZER_CLASSES
 
-        _distinct("optimizers", self.optimizers, OPTIMIZER_CLASSES.__contains__, "optimizer names")
-        _distinct("learning_rates", self.learning_rates, is_number, "finite numbers >= 0")
-        _distinct("seeds", self.seeds, lambda s: is_int(s, 0, 2**32 - 1), "integers in [0, 2**32)")
-        _positive_ints(
+        distinct("optimizers", self.optimizers, OPTIMIZER_CLASSES.__contains__, "optimizer names")
+        distinct("learning_rates", self.learning_rates, is_number, "finite numbers >= 0")
+        distinct("seeds", self.seeds, lambda s: is_int(s, 0, 2**32 - 1), "integers in [0, 2**32)")
+        positive_ints(
             self, "epochs", "batch_size", "hidden_dim", "trace_points_per_epoch", "workers"
         )
-        _positive_ints(self, "train_size", "test_size", optional=True)
+        positive_ints(self, "train_size", "test_size", optional=True)
 
 
 @dataclass(frozen=True)
 class BenchmarkConfig(_Profiled):
-    """How long the performance benchmarks measure (``python -m benchmarks``).
-
-    Every figure is a ratio of two timings taken side by side in the same process, each repeated
-    ``repeats`` times in alternation; the fastest is reported. The model and optimizer settings
-    come from :class:`OptimizerGridConfig` and :class:`GANConfig`; only the sizes live here.
-    """
+    """Sizes of the performance benchmarks (``python -m benchmarks``); models come from
+    :class:`OptimizerGridConfig` and :class:`GANConfig`."""
 
     threads: int = 1  # torch intra-op threads while measuring: the grid trains runs single-threaded
     repeats: int = 5  # alternating repetitions of every timing (the fastest is kept)
     epoch_train_size: int | None = None  # images per measured epoch; None: all 60,000
-    epoch_optimizer: str = (
-        "SGD"  # optimizer of both loops: the base code's (lib.optim.optimizers name)
-    )
+    epoch_optimizer: str = "SGD"  # optimizer of both measured loops
     epoch_lr: float = 1e-2
     matmul_size: int = 1024  # n of the n×n float32 matmuls that measure peak throughput
     matmul_count: int = 20  # products per timing of the peak throughput
@@ -165,22 +149,11 @@ class BenchmarkConfig(_Profiled):
     def __post_init__(self):
         from lib.optim.optimizers import OPTIMIZER_CLASSES
 
-        _positive_ints(self, "threads", "repeats", "matmul_size", "matmul_count", "optimizer_steps")
-        _positive_ints(self, "epoch_train_size", "gan_eval_samples", "grid_epochs", optional=True)
-        require(
-            self.epoch_optimizer in OPTIMIZER_CLASSES,
-            "epoch_optimizer",
-            self.epoch_optimizer,
-            "an optimizer name",
-        )
+        positive_ints(self, "threads", "repeats", "matmul_size", "matmul_count", "optimizer_steps")
+        positive_ints(self, "epoch_train_size", "gan_eval_samples", "grid_epochs", optional=True)
+        name = self.epoch_optimizer
+        require(name in OPTIMIZER_CLASSES, "epoch_optimizer", name, "an optimizer name")
         require(is_number(self.epoch_lr), "epoch_lr", self.epoch_lr, "a finite number >= 0")
-        lengths = self.gan_iterations
-        require(
-            isinstance(lengths, tuple)
-            and len(lengths) == 2
-            and all(map(is_int, lengths))
-            and lengths[0] < lengths[1],
-            "gan_iterations",
-            lengths,
-            "two positive lengths, shorter first",
-        )
+        n = self.gan_iterations
+        ok = isinstance(n, tuple) and len(n) == 2 and all(map(is_int, n)) and n[0] < n[1]
+        require(ok, "gan_iterations", n, "two positive lengths, shorter first")

@@ -1,15 +1,11 @@
-"""The WGAN experiments' settings (homework §1.2): one run, and a study of many.
-
-Each dataclass checks its fields when it is built and raises a ValueError naming the field; the
-code that trains a run trusts them. ``for_profile()`` gives the ``quick`` or ``full`` instance.
-"""
+"""The WGAN experiments' settings (homework §1.2): one run, and a study of many."""
 
 from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
 
-from lib.config import _Profiled, is_int, is_number, require
+from lib.config import _Profiled, distinct, is_int, is_number, positive_ints, require
 
 TARGETS = ("two_gaussians", "ring", "grid")  # built by lib.gan.targets.make_target
 LIPSCHITZ_METHODS = (
@@ -57,27 +53,17 @@ class GANConfig(_Profiled):
         require(
             self.lipschitz in LIPSCHITZ_METHODS, "lipschitz", self.lipschitz, "a Lipschitz method"
         )
-        for name in ("iterations", "n_critic", "batch_size", "noise_dim", "hidden_dim", "depth"):
-            require(is_int(getattr(self, name)), name, getattr(self, name), "a positive integer")
-        for name in ("snapshot_every", "eval_samples", "num_threads"):
-            require(is_int(getattr(self, name)), name, getattr(self, name), "a positive integer")
-        width = self.critic_hidden_dim
-        require(width is None or is_int(width), "critic_hidden_dim", width, "None or positive")
+        positive_ints(self, "iterations", "n_critic", "batch_size", "noise_dim", "hidden_dim")
+        positive_ints(self, "depth", "snapshot_every", "eval_samples", "num_threads")
+        positive_ints(self, "critic_hidden_dim", optional=True)
         # A rate beyond the float32 range overflows the float32 parameters' first step.
         require(is_number(self.lr, strict=True, maximum=3.4e38), "lr", self.lr, "positive")
         require(is_number(self.clip, strict=True), "clip", self.clip, "a positive number")
         for name in ("gp_weight", "sr_weight"):
-            value = getattr(self, name)
-            require(is_number(value), name, value, "a non-negative number")
-        betas = self.betas
-        require(
-            isinstance(betas, tuple)
-            and len(betas) == 2
-            and all(is_number(b) and b < 1 for b in betas),
-            "betas",
-            betas,
-            "a pair of numbers in [0, 1)",
-        )
+            require(is_number(getattr(self, name)), name, getattr(self, name), "a number >= 0")
+        b = self.betas
+        ok = isinstance(b, tuple) and len(b) == 2 and all(is_number(x) and x < 1 for x in b)
+        require(ok, "betas", b, "a pair of numbers in [0, 1)")
         require(isinstance(self.lr_decay, bool), "lr_decay", self.lr_decay, "True or False")
         require(is_int(self.seed, 0, MAX_SEED), "seed", self.seed, f"an integer in [0, {MAX_SEED}]")
 
@@ -107,14 +93,11 @@ def _check_changes(name: str, changes) -> None:
 
 
 def _check_targets(name: str, targets) -> None:
-    ok = isinstance(targets, tuple) and len(set(targets)) == len(targets) > 0
-    require(ok and set(targets) <= set(TARGETS), name, targets, f"distinct names from {TARGETS}")
+    distinct(name, targets, TARGETS.__contains__, f"names from {TARGETS}")
 
 
 def _check_seeds(seeds) -> None:
-    ok = isinstance(seeds, tuple) and len(set(seeds)) == len(seeds) > 0
-    what = f"distinct integers in [0, {MAX_SEED}]"
-    require(ok and all(is_int(s, 0, MAX_SEED) for s in seeds), "seeds", seeds, what)
+    distinct("seeds", seeds, lambda s: is_int(s, 0, MAX_SEED), f"integers in [0, {MAX_SEED}]")
 
 
 @dataclass(frozen=True)
@@ -158,8 +141,8 @@ class GANComparisonConfig(_Profiled):
         _check_variants("variants", self.variants)
         _check_targets("targets", self.targets)
         _check_seeds(self.seeds)
-        for name in ("iterations", "eval_samples", "workers", "floor_repeats", "timing_iterations"):
-            require(is_int(getattr(self, name)), name, getattr(self, name), "a positive integer")
+        positive_ints(self, "iterations", "eval_samples", "workers")
+        positive_ints(self, "floor_repeats", "timing_iterations")
 
 
 @dataclass(frozen=True)
@@ -218,43 +201,22 @@ class GANQualityConfig(_Profiled):
         _check_targets("ablation_target", (self.ablation_target,))
         _check_targets("quality_targets", self.quality_targets)
         _check_changes("quality_variant", self.quality_variant)
-        for name in (
-            "eval_samples",
-            "floor_repeats",
-            "workers",
-            "ablation_iterations",
-            "ablation_eval_samples",
-            "snapshots",
-            "long_iterations",
-            "deep_iterations",
-            "deep_depth",
-            "deep_width",
-        ):
-            require(is_int(getattr(self, name)), name, getattr(self, name), "a positive integer")
-        require(
-            is_number(self.deep_lr, strict=True, maximum=1.0), "deep_lr", self.deep_lr, "in (0, 1]"
-        )
+        positive_ints(self, "eval_samples", "floor_repeats", "workers", "snapshots", "deep_depth")
+        positive_ints(self, "ablation_iterations", "ablation_eval_samples", "long_iterations")
+        positive_ints(self, "deep_iterations", "deep_width")
+        ok = is_number(self.deep_lr, strict=True, maximum=1.0)
+        require(ok, "deep_lr", self.deep_lr, "in (0, 1]")
 
     def long_settings(self) -> dict:
         """GANConfig fields of the runs with the homework's networks (all but target and seed)."""
-        n = self.long_iterations
-        return self._settings(iterations=n)
+        return self._settings(self.long_iterations)
 
     def deep_settings(self) -> dict:
         """GANConfig fields of the runs with the deeper networks (all but target and seed)."""
-        n = self.deep_iterations
-        return self._settings(
-            iterations=n, depth=self.deep_depth, hidden_dim=self.deep_width, lr=self.deep_lr
-        )
+        deep = {"depth": self.deep_depth, "hidden_dim": self.deep_width, "lr": self.deep_lr}
+        return self._settings(self.deep_iterations, **deep)
 
     def _settings(self, iterations: int, **changes) -> dict:
         every = max(1, iterations // self.snapshots)
-        return (
-            dict(self.quality_variant)
-            | changes
-            | {
-                "iterations": iterations,
-                "snapshot_every": every,
-                "eval_samples": self.eval_samples,
-            }
-        )
+        run = {"iterations": iterations, "snapshot_every": every, "eval_samples": self.eval_samples}
+        return dict(self.quality_variant) | changes | run
