@@ -1,14 +1,6 @@
-"""Where a long experiment is: a tqdm bar in the notebook and one line per step in the terminal.
-
-A notebook's output captures ``sys.stdout`` and ``sys.stderr``, but the kernel process's own
-stderr (``sys.__stderr__``) is the terminal that started it — the one running ``make book``,
-``jupyter-book build`` or ``jupyter lab``. So a book build prints lines such as::
-
-    [optimizers] 12/54 runs, 3 min 10 s, about 6 min left
-
-while JupyterLab shows the same progress as a bar under the cell (tqdm writes it to the captured
-``sys.stderr``, which the book's pages leave out). Runs loaded from the cache
-count as done at once; an experiment that ends within ``quiet_seconds`` prints no line.
+"""Where a long experiment is: a tqdm bar in the notebook, and lines such as
+``[optimizers] 12/54 runs, 3 min 10 s, about 6 min left`` on the kernel's own stderr
+(``sys.__stderr__``: the terminal running the book build). Cached runs count as done at once.
 """
 
 from __future__ import annotations
@@ -26,20 +18,11 @@ def duration(seconds: float) -> str:
 
 
 class Progress:
-    """Progress of ``total`` runs (or stacks) of one chapter's experiment, ``done`` already.
+    """Progress of ``total`` runs, ``done`` already; call :meth:`update` as each one finishes.
 
-    Use as a context manager; call :meth:`update` as each run or stack finishes.
-    """
+    No line is printed before ``quiet_seconds``."""
 
-    def __init__(
-        self,
-        chapter: str,
-        total: int,
-        done: int = 0,
-        unit: str = "runs",
-        quiet_seconds: float = 1.0,
-        bar: bool = True,
-    ):
+    def __init__(self, chapter, total, done=0, unit="runs", quiet_seconds=1.0, bar=True):
         self.chapter, self.total, self.done, self.unit = chapter, total, done, unit
         self.quiet_seconds = quiet_seconds
         self.start = time.perf_counter()

@@ -1,9 +1,4 @@
-"""What the chapters display besides figures: Markdown tables and the source of the graded code.
-
-Both return IPython display objects carrying Markdown, which Jupyter Book renders (as MyST) in
-the HTML and the PDF and JupyterLab renders in the notebook, so a page and a notebook show the
-same thing.
-"""
+"""What the chapters display besides figures: Markdown tables and the source of the graded code."""
 
 from __future__ import annotations
 

@@ -1,9 +1,5 @@
-"""Statistics over seeds, and the book's one rule for ranking two settings.
-
-Every random experiment is repeated over seeds. A setting is summarised by the mean and the
-*sample* standard deviation (``ddof=1``) of its finished runs; runs that diverged are counted and
-left out. One setting ranks above another only when the gap between their means exceeds the sum
-of their standard deviations, which needs at least two finished runs on each side.
+"""Statistics over seeds (mean ± sample std of finished runs; diverged runs counted, left out),
+and the book's one rule for ranking two settings: the gap exceeds the sum of the stds.
 """
 
 from __future__ import annotations

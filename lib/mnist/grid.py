@@ -1,12 +1,5 @@
-"""The optimizer grid of homework §2: every (optimizer, learning rate, seed), trained or loaded.
-
-Each run is stored in the result cache (:mod:`lib.cache`) as soon as it ends, so an interrupted
-grid resumes where it stopped and a finished one only loads: ``python -m lib.mnist.grid`` trains
-(or loads) the grid of the active profile. A run's key holds its settings and the source of the
-modules that compute it (:data:`RUN_CODE`), so a changed optimizer or training loop retrains
-the grid; a stored file that is unreadable or does not match is logged and its run trained
-again, never an error.
-"""
+"""The optimizer grid of homework §2: every (optimizer, learning rate, seed), trained or loaded
+from :mod:`lib.cache` (``python -m lib.mnist.grid`` does it for the active profile)."""
 
 from __future__ import annotations
 
@@ -54,33 +47,20 @@ def run_entry(
 def run_grid(
     config: OptimizerGridConfig, root: str | Path | None = None, progress: bool = True
 ) -> list[RunResult]:
-    """Every run of the grid: loaded from the cache when stored, trained otherwise.
-
-    MNIST is loaded only if a run is missing. Missing runs are trained ``config.workers`` at a
-    time, each in a single-threaded process (or in this process when ``workers`` is 1), and each
-    is saved as soon as it ends, so an interrupted call loses only the runs in progress. Every
-    run is seeded, so a resumed grid has the numbers of an uninterrupted one. Progress is shown
-    as ``[optimizers] k/N runs`` lines (``progress=False``: none). Runs come back in
-    :func:`grid_runs` order.
-    """
+    """Every run of the grid, in :func:`grid_runs` order: loaded when stored, else trained
+    ``config.workers`` at a time (single-threaded processes) and saved as soon as it ends."""
     runs = grid_runs(config)
     entries = {run: run_entry(run, config, root) for run in runs}
-    results = {}
-    for run, entry in entries.items():
-        stored = entry.load()
-        results[run] = RunResult(**stored) if stored is not None else None
+    results = {run: entry.load() for run, entry in entries.items()}
+    results = {run: None if s is None else RunResult(**s) for run, s in results.items()}
     missing = [run for run, result in results.items() if result is None]
     if missing:
         train = load_mnist(train=True, size=config.train_size)
         test = load_mnist(train=False, size=config.test_size)
         jobs = [(run, train, test, config) for run in missing]
-        with Progress(
-            "optimizers",
-            len(runs),
-            done=len(runs) - len(missing),
-            quiet_seconds=5.0 if progress else math.inf,
-            bar=progress,
-        ) as bar:
+        quiet = 5.0 if progress else math.inf
+        done = len(runs) - len(missing)
+        with Progress("optimizers", len(runs), done, quiet_seconds=quiet, bar=progress) as bar:
             # The tensors travel to worker processes through shared memory, not as copies.
             for index, result in parallel_map(_train_job, jobs, config.workers):
                 entries[missing[index]].save(dataclasses.asdict(result))

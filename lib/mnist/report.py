@@ -1,16 +1,4 @@
-"""Tables and rankings of the optimizer benchmark (homework §2), built from :class:`RunResult` s.
-
-* :func:`summarize`: final test accuracy per (optimizer, learning rate), mean ± std over seeds;
-* :func:`gap`, :func:`smallest_gap`, :func:`tied_with_best`, :func:`rank_against`,
-  :func:`describe_ranking`: the book's ranking rule — one mean
-  ranks above another only when the gap exceeds the spread (the sum of the two standard
-  deviations over at least two seeds each);
-* :func:`accuracy_table`: the summary as a Markdown table, the best mean of each learning rate
-  and every mean tied with it in bold;
-
-The figures are in :mod:`lib.mnist.plots`; the replay of the graded update rules against the
-homework's pseudocode is in :mod:`lib.optim.replay`.
-"""
+"""Tables and rankings of the optimizer benchmark (homework §2), by the rule of :mod:`lib.stats`."""
 
 from __future__ import annotations
 
@@ -40,10 +28,6 @@ class Summary:
         return self.stats.values
 
     @property
-    def runs(self) -> int:
-        return self.stats.n + self.stats.diverged
-
-    @property
     def diverged(self) -> int:
         return self.stats.diverged
 
@@ -53,7 +37,6 @@ class Summary:
 
     @property
     def std(self) -> float:
-        """Sample standard deviation over seeds (0 for a single run, NaN for none)."""
         return self.stats.std
 
 
@@ -78,12 +61,8 @@ def select(results: Sequence[RunResult], optimizer: str, lr: float) -> list[RunR
 
 @dataclass(frozen=True)
 class Gap:
-    """How far the mean final accuracy of ``higher`` lies above that of ``lower``, in points (%).
-
-    The spread is the sum of the two sample standard deviations over seeds. The book ranks
-    ``higher`` above ``lower`` only when the gap exceeds it, which needs at least two finished
-    seeds on each side (with one, the spread is unknown).
-    """
+    """How far ``higher``'s mean accuracy lies above ``lower``'s, in points (%), and the spread
+    (sum of the two sample stds) it must exceed to rank them."""
 
     higher: Summary
     lower: Summary
@@ -109,9 +88,7 @@ def gap(summaries: dict[tuple[str, float], Summary], higher: str, lower: str, lr
     """The :class:`Gap` from ``lower``'s mean up to ``higher``'s at learning rate ``lr``."""
     for name in (higher, lower):
         if (name, lr) not in summaries:
-            raise ValueError(
-                f"no runs of {name!r} at lr {lr!r}; summaries hold {sorted(summaries, key=str)}"
-            )
+            raise ValueError(f"no runs of {name!r} at lr {lr!r}; have {sorted(summaries, key=str)}")
     return Gap(summaries[(higher, lr)], summaries[(lower, lr)])
 
 
@@ -121,11 +98,8 @@ def smallest_gap(
     lower: Sequence[str],
     lr: float,
 ) -> Gap:
-    """Of every pair (one of ``higher``, one of ``lower``), the gap least in favour of ``higher``.
-
-    ``higher`` ranks above ``lower`` as a group when this gap exceeds its spread; the pair is
-    chosen by the size of the gap, so another pair may have a larger spread.
-    """
+    """Of every pair (one of ``higher``, one of ``lower``), the gap least in favour of ``higher``
+    (chosen by size; another pair may have a larger spread)."""
     gaps = [gap(summaries, a, b, lr) for a in higher for b in lower]
     return min(gaps, key=lambda g: g.points if not math.isnan(g.points) else -math.inf)
 
@@ -188,31 +162,23 @@ def describe_runs(runs: Sequence[RunResult]) -> str:
     groups: dict[tuple[str, float], list[str]] = {}
     for r in runs:
         groups.setdefault((r.optimizer, r.lr), []).append(str(r.seed))
-    return (
-        "; ".join(
-            f"{name} at lr {lr:g} (seed {', '.join(seeds)})" for (name, lr), seeds in groups.items()
-        )
-        or "none"
+    text = (
+        f"{name} at lr {lr:g} (seed {', '.join(seeds)})" for (name, lr), seeds in groups.items()
     )
+    return "; ".join(text) or "none"
 
 
 def _cell(summary: Summary) -> str:
+    runs = summary.stats.n + summary.diverged
     if not summary.accuracies:
         return "diverged"
-    text = f"{100 * summary.mean:.2f}"
-    if summary.runs > 1:
-        text += f" ± {100 * summary.std:.2f}"
-    if summary.diverged:
-        text += f" ({summary.diverged}/{summary.runs} diverged)"
-    return text
+    text = f"{100 * summary.mean:.2f}" + f" ± {100 * summary.std:.2f}" * (runs > 1)
+    return text + f" ({summary.diverged}/{runs} diverged)" * bool(summary.diverged)
 
 
 def accuracy_table(summaries: dict[tuple[str, float], Summary]) -> str:
-    """Markdown table: one row per optimizer, one column per learning rate, test accuracy in %.
-
-    In each column the best mean is in bold, and so is every mean tied with it (its gap to the
-    best does not exceed the spread, see :func:`tied_with_best`).
-    """
+    """Markdown table of test accuracy in %, optimizers × learning rates; in bold, each column's
+    best mean and every mean :func:`tied_with_best` it."""
     optimizers = list(dict.fromkeys(name for name, _ in summaries))
     rates = list(dict.fromkeys(lr for _, lr in summaries))
     top = {lr: tied_with_best(summaries, lr) for lr in rates}
