@@ -1,10 +1,7 @@
-"""The WGAN chapter's summaries and tables: seed statistics of finished runs, as Markdown.
+"""The WGAN chapter's summaries (each metric's :class:`lib.stats.SeedStats`) and tables.
 
-A setting's summary maps each metric to its :class:`lib.stats.SeedStats` (mean ± sample std over
-the runs that did not diverge; diverged runs counted). A run that diverged is left out: its last
-metrics describe broken networks (a generator collapsed onto one point inside a mode would count
-as 100 % high quality).
-"""
+Diverged runs are counted and left out: a generator collapsed onto one point inside a mode would
+count as 100 % high quality."""
 
 from __future__ import annotations
 
@@ -46,8 +43,8 @@ def metrics_at(run: TrainingRun, k: int | None = None) -> dict:
 def summarise(runs: Iterable[TrainingRun], k: int | None = None) -> Summary:
     """Each metric's seed statistics over ``runs`` (at iteration ``k``, or at the end)."""
     runs = list(runs)
-    diverged = [run.history.diverged for run in runs]
     values = [metrics_at(run, k) for run in runs]
+    diverged = [run.history.diverged for run in runs]
     return {name: seed_stats([v[name] for v in values], diverged) for name in METRICS}
 
 
@@ -114,9 +111,5 @@ def goal_met(summary: Summary, n_modes: int, share: float, modes: int | None = N
     its std is at least ``share``; no run diverged."""
     hq, covered = summary["high_quality"], summary["modes_covered"]
     needed = n_modes if modes is None else modes
-    return (
-        hq.diverged == 0
-        and hq.n > 0
-        and hq.mean - hq.std >= share
-        and min(covered.values) >= needed
-    )
+    ok = hq.diverged == 0 and hq.n > 0 and hq.mean - hq.std >= share
+    return ok and min(covered.values) >= needed

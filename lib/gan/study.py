@@ -1,11 +1,5 @@
-"""Many WGAN runs: variants × targets × seeds in, finished runs out, each trained once and stored.
-
-:func:`train_runs` loads every run already stored (:class:`lib.cache.Entry`, keyed by the run's
-settings and the source of :data:`CODE`); the others are grouped into as few stacks as possible
-(runs equal but for the seed and the target share one, see :func:`lib.gan.training.train_stack`),
-each group split into at most ``workers`` stacks that train in parallel single-threaded processes.
-Each run is stored as soon as its stack ends, so an interrupted study keeps what it finished.
-"""
+"""Many WGAN runs: variants × targets × seeds in, finished runs out, each trained once and stored
+in :mod:`lib.cache` as soon as its stack ends."""
 
 from __future__ import annotations
 
@@ -31,13 +25,7 @@ from lib.progress import Progress
 from lib.runtime import parallel_map
 
 #: The modules whose source computes a run: editing one trains the stored runs again.
-CODE = (
-    "lib.gan.networks",
-    "lib.gan.targets",
-    "lib.gan.training",
-    "lib.gan.metrics",
-    "lib.runtime",
-)
+CODE = ("lib.gan.networks", "lib.gan.targets", "lib.gan.training", "lib.gan.metrics", "lib.runtime")
 SPEED_SETTINGS = ("num_threads",)  # change how fast a run trains, not what it computes
 
 
@@ -52,22 +40,8 @@ def _record(run: TrainingRun) -> dict:
     history = dataclasses.asdict(run.history)
     history["samples"] = torch.from_numpy(np.stack(run.history.samples))
     history["critic_values"] = torch.from_numpy(np.stack(run.history.critic_values))
-    return {
-        "generator": run.generator.state_dict(),
-        "critic": run.critic.state_dict(),
-        "history": history,
-    }
-
-
-def _run(config: GANConfig, record: dict) -> TrainingRun:
-    generator, critic = make_networks(config)
-    generator.load_state_dict(record["generator"])
-    critic.load_state_dict(record["critic"])
-    history = dict(record["history"])
-    history["samples"] = list(history["samples"].numpy())
-    history["critic_values"] = list(history["critic_values"].numpy())
-    target = make_target(config.target)
-    return TrainingRun(config, target, generator, critic, History(**history), plot_box(target))
+    networks = {"generator": run.generator.state_dict(), "critic": run.critic.state_dict()}
+    return networks | {"history": history}
 
 
 def load_run(config: GANConfig) -> TrainingRun | None:
@@ -76,12 +50,18 @@ def load_run(config: GANConfig) -> TrainingRun | None:
     if record is None:
         return None
     try:
-        return _run(config, record)
+        generator, critic = make_networks(config)
+        generator.load_state_dict(record["generator"])
+        critic.load_state_dict(record["critic"])
+        history = dict(record["history"])
+        history["samples"] = list(history["samples"].numpy())
+        history["critic_values"] = list(history["critic_values"].numpy())
+        history = History(**history)
     except (KeyError, TypeError, RuntimeError, AttributeError) as error:  # a foreign record
-        logging.getLogger(__name__).warning(
-            "%s is unusable (%s); training it again", entry(config).path, error
-        )
+        logging.getLogger(__name__).warning("%s unusable (%s); retrain", entry(config).path, error)
         return None
+    target = make_target(config.target)
+    return TrainingRun(config, target, generator, critic, history, plot_box(target))
 
 
 def stacks(configs: list[GANConfig], workers: int) -> list[list[int]]:
@@ -107,9 +87,8 @@ def train_runs(configs: list[GANConfig], workers: int = 1) -> list[TrainingRun]:
     jobs = [[missing[j] for j in job] for job in stacks([configs[i] for i in missing], workers)]
     done = len(configs) - len(missing)
     with Progress("gan", len(configs), done=done, unit="runs") as progress:
-        for job, trained in parallel_map(
-            train_stack, [[configs[i] for i in j] for j in jobs], workers
-        ):
+        stacked = [[configs[i] for i in job] for job in jobs]
+        for job, trained in parallel_map(train_stack, stacked, workers):
             for index, run in zip(jobs[job], trained):
                 entry(run.config).save(_record(run))
                 runs[index] = run
@@ -117,54 +96,28 @@ def train_runs(configs: list[GANConfig], workers: int = 1) -> list[TrainingRun]:
     return runs
 
 
-def study_configs(
-    variants: tuple, targets: tuple[str, ...], seeds: tuple[int, ...], **settings
-) -> dict[tuple[str, str, int], GANConfig]:
-    """One GANConfig per (variant label, target, seed): the variant's changes over ``settings``."""
-    return {
+def run_study(variants: tuple, targets: tuple, seeds: tuple, workers: int = 1, **settings) -> dict:
+    """Train (or load) every run of a study, keyed (variant label, target, seed); each variant's
+    changes apply over ``settings``."""
+    configs = {
         (label, target, seed): GANConfig(target=target, seed=seed, **settings, **dict(changes))
         for (label, changes), target, seed in itertools.product(variants, targets, seeds)
     }
-
-
-def run_study(
-    variants: tuple,
-    targets: tuple[str, ...],
-    seeds: tuple[int, ...],
-    workers: int = 1,
-    **settings,
-) -> dict[tuple[str, str, int], TrainingRun]:
-    """Train (or load) every run of a study; keys are (variant label, target, seed)."""
-    configs = study_configs(variants, targets, seeds, **settings)
     return dict(zip(configs, train_runs(list(configs.values()), workers)))
 
 
 def run_comparison(study: GANComparisonConfig) -> dict[tuple[str, str, int], TrainingRun]:
     """The Lipschitz methods side by side: every variant on every target from every seed."""
-    n = study.iterations
-    return run_study(
-        study.variants,
-        study.targets,
-        study.seeds,
-        study.workers,
-        iterations=n,
-        snapshot_every=n,
-        eval_samples=study.eval_samples,
-    )
+    n, samples = study.iterations, study.eval_samples
+    runs = (study.variants, study.targets, study.seeds, study.workers)
+    return run_study(*runs, iterations=n, snapshot_every=n, eval_samples=samples)
 
 
 def run_ablation(study: GANQualityConfig) -> dict[tuple[str, str, int], TrainingRun]:
     """Spectral normalisation against the gradient penalty's weights on one target."""
-    n = study.ablation_iterations
-    return run_study(
-        study.ablation_variants,
-        (study.ablation_target,),
-        study.seeds,
-        study.workers,
-        iterations=n,
-        snapshot_every=n,
-        eval_samples=study.ablation_eval_samples,
-    )
+    n, samples = study.ablation_iterations, study.ablation_eval_samples
+    runs = (study.ablation_variants, (study.ablation_target,), study.seeds, study.workers)
+    return run_study(*runs, iterations=n, snapshot_every=n, eval_samples=samples)
 
 
 def run_quality(study: GANQualityConfig) -> dict[str, dict[tuple[str, int], TrainingRun]]:

@@ -1,11 +1,5 @@
-"""The graded update rules replayed on fixed gradients, against the homework's pseudocode.
-
-* :func:`replay`: an optimizer of :mod:`lib.optim.optimizers` fed a given gradient sequence;
-* :func:`homework_pseudocode`: the homework's pseudocode transcribed line by line in NumPy, an
-  independent check of the library's optimizers;
-* :func:`amsgrad_second_moments`, :func:`plot_amsgrad_variants`: how the homework's AMSGrad
-  and ``torch.optim.Adam(amsgrad=True)`` treat the same gradient sequence.
-"""
+"""The graded update rules replayed on fixed gradients, against the homework's pseudocode and
+against ``torch.optim.Adam(amsgrad=True)``."""
 
 from __future__ import annotations
 
@@ -25,21 +19,14 @@ def amsgrad_second_moments(
     beta2: float = 0.999,
     delta: float = 1e-8,
 ) -> dict[str, np.ndarray]:
-    """Feed one scalar parameter the same gradients under both AMSGrad variants.
-
-    Returns the step-by-step parameter values of :class:`lib.optim.optimizers.AMSGrad`
-    (``ours``) and of ``torch.optim.Adam(amsgrad=True)`` (``torch``), and the second moment each
-    divides by:
-    ours keeps :math:`\\max_s \\hat m_{2,s}`, torch :math:`\\max_s m_{2,s} / (1-\\beta_2^{t})`.
-    """
-    params = {
-        name: torch.nn.Parameter(torch.zeros(1, dtype=torch.float64)) for name in ("ours", "torch")
-    }
+    """One scalar parameter fed ``gradients`` under :class:`AMSGrad` (``ours``) and
+    ``torch.optim.Adam(amsgrad=True)`` (``torch``): each one's path and the second moment it
+    divides by, ours :math:`\\max_s \\hat m_{2,s}`, torch
+    :math:`\\max_s m_{2,s} / (1-\\beta_2^{t})`."""
+    params = {key: torch.nn.Parameter(torch.zeros(1).double()) for key in ("ours", "torch")}
     optimizers = {
         "ours": AMSGrad([params["ours"]], lr=lr, beta1=beta1, beta2=beta2, delta=delta),
-        "torch": torch.optim.Adam(
-            [params["torch"]], lr=lr, betas=(beta1, beta2), eps=delta, amsgrad=True
-        ),
+        "torch": torch.optim.Adam([params["torch"]], lr, (beta1, beta2), delta, amsgrad=True),
     }
     trace = {key: [] for key in ("ours", "torch", "ours_m2", "torch_m2", "m2_hat")}
     for t, g in enumerate(gradients, start=1):
@@ -80,12 +67,8 @@ def replay(
     theta0: np.ndarray,
     gradients: Sequence[np.ndarray],
 ) -> np.ndarray:
-    """Run an optimizer on one float64 parameter fed the given ``gradients``, one per step.
-
-    ``make_optimizer`` builds the optimizer from the parameter list (e.g.
-    ``lambda params: RMSProp(params, lr=0.1)``). Returns the parameter after every step, shape
-    ``(len(gradients), *theta0.shape)``.
-    """
+    """The float64 parameter after every step of ``make_optimizer([param])`` (e.g.
+    ``lambda params: RMSProp(params, lr=0.1)``) fed ``gradients``, one per step."""
     theta0 = np.asarray(theta0, dtype=np.float64)
     param = torch.nn.Parameter(torch.tensor(theta0, dtype=torch.float64))
     optimizer = make_optimizer([param])
@@ -100,12 +83,9 @@ def replay(
 def homework_pseudocode(
     name: str, theta0: np.ndarray, gradients: Sequence[np.ndarray], lr: float, **hyper: float
 ) -> np.ndarray:
-    """The homework's pseudocode of ``name`` transcribed line by line in NumPy (float64).
-
-    ``name`` is ``"SGD"``, ``"MomentumSGD"`` (``rho``), ``"RMSProp"`` (``tau``, ``delta``) or
-    ``"AMSGrad"`` (``beta1``, ``beta2``, ``delta``); the loop counter ``t`` starts at 0 as in
-    the homework, so the bias corrections use ``t + 1``. Returns the parameter after every step,
-    as :func:`replay` does, for an independent check of the library's optimizers.
+    """The homework's pseudocode of ``name`` transcribed line by line in NumPy (float64): ``"SGD"``,
+    ``"MomentumSGD"`` (``rho``), ``"RMSProp"`` (``tau``, ``delta``) or ``"AMSGrad"`` (``beta1``,
+    ``beta2``, ``delta``). ``t`` starts at 0 as in the homework, so bias corrections use ``t + 1``.
     """
     theta = np.array(theta0, dtype=np.float64)
     zeros = np.zeros_like(theta)
