@@ -1,6 +1,4 @@
-"""Figures of the WGAN pages: samples over training with the critic's level sets, the objective
-against the exact W1, the animation of training, the side-by-side comparison and metrics along
-training over seeds."""
+"""Figures of the WGAN pages: samples with the critic's level sets, objective vs W1, metrics."""
 
 from __future__ import annotations
 
@@ -20,18 +18,16 @@ def _real_samples(run: TrainingRun, n: int) -> np.ndarray:
     return run.target.distribution().sample((n,)).numpy()
 
 
-def _frame_axes(ax, box):
-    ax.set_xlim(box[0], box[1])
-    ax.set_ylim(box[2], box[3])
-    ax.set_aspect("equal")
-    ax.set_xticks([])
-    ax.set_yticks([])
-
-
-def _critic_contour(ax, run: TrainingRun, values: np.ndarray):
-    xs = np.linspace(run.box[0], run.box[1], PLANE_RESOLUTION)
-    ys = np.linspace(run.box[2], run.box[3], PLANE_RESOLUTION)
-    return ax.contourf(xs, ys, values, levels=20, cmap="Greys", alpha=0.6)
+def _draw(ax, run: TrainingRun, i: int, real: np.ndarray, contour: bool = True):
+    """Snapshot ``i``: the critic's level sets, target and generated samples."""
+    if contour:
+        xs = np.linspace(run.box[0], run.box[1], PLANE_RESOLUTION)
+        ys = np.linspace(run.box[2], run.box[3], PLANE_RESOLUTION)
+        ax.contourf(xs, ys, run.history.critic_values[i], levels=20, cmap="Greys", alpha=0.6)
+    fake = run.history.samples[i][: len(real)]
+    ax.scatter(real[:, 0], real[:, 1], **REAL_STYLE)
+    ax.scatter(fake[:, 0], fake[:, 1], **FAKE_STYLE)
+    ax.set(xlim=run.box[:2], ylim=run.box[2:], aspect="equal", xticks=[], yticks=[])
 
 
 def plot_snapshots(
@@ -44,11 +40,7 @@ def plot_snapshots(
     real = _real_samples(run, n_real)
     fig, axes = plt.subplots(1, len(indices), figsize=(2.6 * len(indices), 2.8))
     for ax, i in zip(np.atleast_1d(axes), indices):
-        if contour:
-            _critic_contour(ax, run, h.critic_values[i])
-        ax.scatter(real[:, 0], real[:, 1], **REAL_STYLE)
-        ax.scatter(h.samples[i][:n_real, 0], h.samples[i][:n_real, 1], **FAKE_STYLE)
-        _frame_axes(ax, run.box)
+        _draw(ax, run, i, real, contour)
         ax.set_title(f"k = {h.snapshot_iterations[i]}", fontsize=9)
     np.atleast_1d(axes)[0].legend(loc="lower left", fontsize=7, markerscale=3)
     fig.tight_layout()
@@ -82,10 +74,7 @@ def training_animation(run: TrainingRun, n_points: int = 1000, interval_ms: int 
 
     def draw(i):
         ax.clear()
-        _critic_contour(ax, run, h.critic_values[i])
-        ax.scatter(real[:, 0], real[:, 1], **REAL_STYLE)
-        ax.scatter(h.samples[i][:n_points, 0], h.samples[i][:n_points, 1], **FAKE_STYLE)
-        _frame_axes(ax, run.box)
+        _draw(ax, run, i, real)
         ax.set_title(f"iteration {h.snapshot_iterations[i]}", fontsize=9)
 
     anim = animation.FuncAnimation(fig, draw, frames=len(h.samples), interval=interval_ms)
@@ -126,11 +115,7 @@ def plot_final_samples(runs: dict, methods: list[str], targets: list[str], n_poi
         for c, method in enumerate(methods):
             ax = axes[r][c]
             run = runs[(method, target)]
-            real = _real_samples(run, n_points)
-            fake = run.history.samples[-1][:n_points]
-            ax.scatter(real[:, 0], real[:, 1], **REAL_STYLE)
-            ax.scatter(fake[:, 0], fake[:, 1], **FAKE_STYLE)
-            _frame_axes(ax, run.box)
+            _draw(ax, run, -1, _real_samples(run, n_points), contour=False)
             if r == 0:
                 ax.set_title(method.replace("_", " "), fontsize=9)
             if c == 0:

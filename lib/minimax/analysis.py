@@ -44,9 +44,6 @@ _BELOW_LIMIT = {"alternating": "cycles", "extragradient": "converges", "optimist
 _AT_LIMIT = {"alternating": "diverges", "extragradient": "cycles", "optimistic": "cycles"}
 
 
-# --- the game ------------------------------------------------------------------------------
-
-
 def objective(x, y):
     """f(x, y) = (x - 1)(y - 1); works on floats, arrays and sympy expressions."""
     return (x - 1) * (y - 1)
@@ -83,9 +80,6 @@ def _step(method, gamma, z, z_prev):
     raise ValueError(f"method must be one of {METHODS}, got {method!r}")
 
 
-# --- argument checks -------------------------------------------------------------------------
-
-
 def _check_method(method):
     if not isinstance(method, str) or method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
@@ -103,18 +97,14 @@ def _check_count(name, value):
 
 
 def _check_point(z0):
+    what = "z0 must be a point (x0, y0) of two finite numbers, got"
     try:
         point = np.asarray(z0, dtype=float)
     except (TypeError, ValueError) as err:
-        raise ValueError(f"z0 must be a point (x0, y0) of two finite numbers, got {z0!r}") from err
+        raise ValueError(f"{what} {z0!r}") from err
     if point.shape != (2,) or not np.all(np.isfinite(point)):
-        raise ValueError(
-            f"z0 must be a point (x0, y0) of two finite numbers, got shape {point.shape}: {z0!r}"
-        )
+        raise ValueError(f"{what} shape {point.shape}: {z0!r}")
     return point
-
-
-# --- iterates and iteration matrices -----------------------------------------------------------
 
 
 def iterate(method: str, gamma: float, z0, steps: int) -> np.ndarray:
@@ -168,9 +158,6 @@ def iteration_matrix(method: str, gamma: float) -> np.ndarray:
     return np.array(columns).T
 
 
-# --- closed forms ------------------------------------------------------------------------------
-
-
 def gda_matrix_power(gamma: float, k: int) -> np.ndarray:
     """M^k for simultaneous GDA: (1 + gamma^2)^(k/2) times the rotation by k arctan(gamma)."""
     gamma, k = _check_gamma(gamma), _check_count("k", k)
@@ -215,13 +202,9 @@ def spectral_radius(method: str, gamma: float) -> float:
 
 
 def stability_limit(method: str, upper: float = 3.0, tol: float = 1e-9) -> float:
-    """The first step size above which ``method`` diverges, found by bisection on numpy's
-    eigenvalues of :func:`iteration_matrix` (not on the closed forms of :func:`spectral_radius`).
-
-    It bisects on (0, ``upper``] for the boundary of {gamma : rho(M_gamma) <= 1 + tol}; the
-    tolerance absorbs the rounding of eigenvalues on the unit circle (a double eigenvalue, as
-    alternating GDA's at gamma = 2, is found only to about sqrt(machine epsilon)). Simultaneous
-    GDA has no such step size (rho > 1 for every gamma > 0) and is refused.
+    """The first step size above which ``method`` diverges: bisection on (0, ``upper``] for the
+    boundary of {gamma : rho(M_gamma) <= 1 + tol}, with numpy's eigenvalues of
+    :func:`iteration_matrix` (``tol`` absorbs the rounding of eigenvalues on the unit circle).
     """
     method = _check_method(method)
     if method == "simultaneous":
@@ -256,13 +239,9 @@ def regime(method: str, gamma: float) -> str:
 
 
 def estimate_growth_rate(method: str, gamma: float, steps: int = 2000) -> float:
-    """Per-step growth factor of the distance to z*, measured by running the method.
-
-    Power iteration on the actual update: the state (w, or (w_k, w_{k-1}) for optimistic GDA)
-    is rescaled to unit norm after every step, so no run overflows or underflows, and the
-    factor returned is the geometric mean of the per-step growth over the second half of the
-    run. It tends to the spectral radius as ``steps`` grows (error O(1/steps) where an
-    eigenvalue of modulus rho is defective or the orbit is an eccentric ellipse).
+    """Per-step growth factor of the distance to z*, measured by running the method: power
+    iteration on the update (state rescaled to unit norm each step), geometric mean of the growth
+    over the second half. It tends to the spectral radius as ``steps`` grows.
     """
     method, gamma = _check_method(method), _check_gamma(gamma)
     steps = _check_count("steps", steps)

@@ -1,8 +1,4 @@
-"""Figures of the minimax chapter: GDA's outward spiral and the four methods compared.
-
-Each function draws data it is given (or computes cheap iterates with :mod:`lib.minimax`) and
-returns the matplotlib figure; nothing is saved or shown here.
-"""
+"""Figures of the minimax chapter: GDA's outward spiral and the four methods compared."""
 
 from __future__ import annotations
 
@@ -11,12 +7,7 @@ import numpy as np
 
 from lib.minimax.analysis import METHODS, SADDLE, STEP_SIZE_LIMITS, iterate
 
-LABELS = {
-    "simultaneous": "simultaneous GDA",
-    "alternating": "alternating GDA",
-    "extragradient": "extragradient",
-    "optimistic": "optimistic GDA",
-}
+LABELS = {m: m + " GDA" * (m != "extragradient") for m in METHODS}
 COLOURS = {"simultaneous": "C3", "alternating": "C1", "extragradient": "C0", "optimistic": "C2"}
 
 
@@ -32,9 +23,8 @@ def _contours(ax, xlim, ylim):
     grid_x, grid_y = np.meshgrid(xs, ys)
     values = (grid_x - 1) * (grid_y - 1)
     bound = float(np.abs(values).max())
-    ax.contour(
-        grid_x, grid_y, values, levels=np.linspace(-bound, bound, 15), colors="0.85", linewidths=0.6
-    )
+    levels = np.linspace(-bound, bound, 15)
+    ax.contour(grid_x, grid_y, values, levels=levels, colors="0.85", linewidths=0.6)
 
 
 def plot_gda_divergence(gammas, z0, steps, spiral_gamma, spiral_steps):
@@ -51,25 +41,15 @@ def plot_gda_divergence(gammas, z0, steps, spiral_gamma, spiral_steps):
         path = iterate("simultaneous", gamma, z0, steps)
         colour = f"C{i}"
         growth = (1 + gamma**2) ** (k / 2) * w0
-        left.fill_between(
-            k,
-            np.maximum(growth - np.sqrt(2), 1e-2),
-            growth + np.sqrt(2),
-            color=colour,
-            alpha=0.12,
-            linewidth=0,
-        )
+        band = (np.maximum(growth - np.sqrt(2), 1e-2), growth + np.sqrt(2))
+        left.fill_between(k, *band, color=colour, alpha=0.12, linewidth=0)
         left.semilogy(k, growth, "-", color=colour, linewidth=1.2, label=rf"$\gamma={gamma:g}$")
         left.semilogy(k, np.linalg.norm(path, axis=1), "o", color=colour, markersize=2.5)
     left.plot([], [], "o", color="0.4", markersize=3, label=r"$\|z_k\|$, iterates")
     left.plot([], [], "-", color="0.4", label=r"$(1+\gamma^2)^{k/2}\,\|z_0-z^*\|$")
     left.fill_between([], [], [], color="0.4", alpha=0.2, label=r"$\pm\sqrt{2}$")
-    left.set(
-        xlabel="iteration $k$",
-        ylabel="distance to the origin",
-        ylim=(0.1, None),
-        title="Simultaneous GDA: geometric growth",
-    )
+    left.set(xlabel="iteration $k$", ylabel="distance to the origin", ylim=(0.1, None))
+    left.set_title("Simultaneous GDA: geometric growth")
     left.legend(fontsize=8, loc="upper left")
 
     path = iterate("simultaneous", spiral_gamma, z0, spiral_steps)
@@ -77,25 +57,12 @@ def plot_gda_divergence(gammas, z0, steps, spiral_gamma, spiral_steps):
     xlim = (SADDLE[0] - reach, SADDLE[0] + reach)
     ylim = (SADDLE[1] - reach, SADDLE[1] + reach)
     _contours(right, xlim, ylim)
-    right.plot(
-        path[:, 0],
-        path[:, 1],
-        "-o",
-        color="C3",
-        markersize=2.5,
-        linewidth=0.8,
-        label=rf"iterates, $\gamma={spiral_gamma:g}$",
-    )
+    label = rf"iterates, $\gamma={spiral_gamma:g}$"
+    right.plot(*path.T, "-o", color="C3", markersize=2.5, linewidth=0.8, label=label)
     right.plot(*path[0], "s", color="k", markersize=5, label="$z_0$")
     _mark_points(right)
-    right.set(
-        xlim=xlim,
-        ylim=ylim,
-        aspect="equal",
-        xlabel="$x$",
-        ylabel="$y$",
-        title=f"Outward spiral ({spiral_steps} steps)",
-    )
+    right.set(xlim=xlim, ylim=ylim, aspect="equal", xlabel="$x$", ylabel="$y$")
+    right.set_title(f"Outward spiral ({spiral_steps} steps)")
     right.legend(fontsize=7, loc="upper right")
     fig.tight_layout()
     return fig
@@ -141,26 +108,16 @@ def plot_spectral_radii(gammas, radii, measured_gammas, measured):
     fig, ax = plt.subplots(figsize=(8, 4.6))
     for method in METHODS:
         ax.plot(gammas, radii[method], color=COLOURS[method], label=LABELS[method])
-        ax.plot(
-            measured_gammas,
-            measured[method],
-            "o",
-            color=COLOURS[method],
-            markersize=4,
-            markerfacecolor="none",
-        )
+        style = {"color": COLOURS[method], "markersize": 4, "markerfacecolor": "none"}
+        ax.plot(measured_gammas, measured[method], "o", **style)
         limit = STEP_SIZE_LIMITS[method]
         if limit > 0:
             ax.axvline(limit, color=COLOURS[method], linestyle=":", linewidth=1)
     ax.axhline(1.0, color="k", linewidth=0.8)
     ax.plot([], [], "o", color="0.4", markerfacecolor="none", label="measured by running")
-    ax.set(
-        xlabel=r"step size $\gamma$",
-        ylabel=r"spectral radius $\rho(M_\gamma)$",
-        ylim=(0.6, 2.6),
-        xlim=(0, float(np.max(gammas))),
-        title="Converges below 1, diverges above 1",
-    )
+    ax.set(xlabel=r"step size $\gamma$", ylabel=r"spectral radius $\rho(M_\gamma)$")
+    ax.set(ylim=(0.6, 2.6), xlim=(0, float(np.max(gammas))))
+    ax.set_title("Converges below 1, diverges above 1")
     ax.legend(fontsize=8, loc="upper left")
     fig.tight_layout()
     return fig

@@ -1,8 +1,4 @@
-"""Figures of the optimizer benchmark (homework §2): one panel per learning rate.
-
-* :func:`plot_loss_curves`: training loss against epochs, mean over seeds and their range;
-* :func:`plot_test_accuracy`: test accuracy after every epoch.
-"""
+"""Figures of the optimizer benchmark (homework §2): one panel per learning rate."""
 
 from __future__ import annotations
 
@@ -56,23 +52,12 @@ def plot_loss_curves(results: Sequence[RunResult], points_per_epoch: int):
             with np.errstate(all="ignore"):
                 mean = np.nanmean(losses, axis=0)
             (line,) = ax.plot(x, mean, label=name, lw=1.4)
-            ax.fill_between(
-                x,
-                np.nanmin(losses, axis=0),
-                np.nanmax(losses, axis=0),
-                color=line.get_color(),
-                alpha=0.2,
-                lw=0,
-            )
+            band = np.nanmin(losses, axis=0), np.nanmax(losses, axis=0)
+            ax.fill_between(x, *band, color=line.get_color(), alpha=0.2, lw=0)
             for r in runs:
                 if r.diverged and r.loss_trace:
-                    ax.plot(
-                        len(r.loss_trace) / points_per_epoch,
-                        r.loss_trace[-1],
-                        "x",
-                        color=line.get_color(),
-                        ms=8,
-                    )
+                    end = len(r.loss_trace) / points_per_epoch, r.loss_trace[-1]
+                    ax.plot(*end, "x", color=line.get_color(), ms=8)
         ax.set_title(f"lr = {lr:g}")
         low, high = ax.get_ylim()
         if high < 20 * low:  # a narrow range reads better on a linear axis
@@ -91,14 +76,9 @@ def plot_test_accuracy(results: Sequence[RunResult]):
     for ax, (lr, runs_of) in zip(axes, grouped.items()):
         for name, runs in runs_of.items():
             accuracy = _padded([r.test_accuracy or [math.nan] for r in runs])
+            epochs = np.arange(1, accuracy.shape[1] + 1)
             with np.errstate(all="ignore"):
-                ax.plot(
-                    np.arange(1, accuracy.shape[1] + 1),
-                    np.nanmean(accuracy, axis=0),
-                    marker="o",
-                    ms=3,
-                    label=name,
-                )
+                ax.plot(epochs, np.nanmean(accuracy, axis=0), marker="o", ms=3, label=name)
         ax.set_title(f"lr = {lr:g}")
         ax.set_ylim(0, 1)
     axes[-1].legend(fontsize=8)
