@@ -31,7 +31,6 @@ BASE = GANConfig(iterations=20, snapshot_every=10, eval_samples=50, batch_size=2
         (GANComparisonConfig, {"seeds": (1, 1)}, "seeds"),
         (GANComparisonConfig, {"variants": (("a", ()), ("a", ()))}, "variants"),
         (GANQualityConfig, {"quality_variant": (("depth", -1),)}, "quality_variant: depth"),
-        (GANQualityConfig, {"ablation_variants": (("a", (("width", 3),)),)}, "ablation_var"),
         (GANQualityConfig, {"deep_lr": 0.0}, "deep_lr"),
         (GANQualityConfig, {"quality_targets": ("ring", "ring")}, "quality_targets"),
     ],

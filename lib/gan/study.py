@@ -113,13 +113,6 @@ def run_comparison(study: GANComparisonConfig) -> dict[tuple[str, str, int], Tra
     return run_study(*runs, iterations=n, snapshot_every=n, eval_samples=samples)
 
 
-def run_ablation(study: GANQualityConfig) -> dict[tuple[str, str, int], TrainingRun]:
-    """Spectral normalisation against the gradient penalty's weights on one target."""
-    n, samples = study.ablation_iterations, study.ablation_eval_samples
-    runs = (study.ablation_variants, (study.ablation_target,), study.seeds, study.workers)
-    return run_study(*runs, iterations=n, snapshot_every=n, eval_samples=samples)
-
-
 def run_quality(study: GANQualityConfig) -> dict[str, dict[tuple[str, int], TrainingRun]]:
     """The quality runs, ``{"long": ..., "deep": ...}``, each keyed (target, seed): every target
     and seed of one network shape share a stack (split over the workers)."""
