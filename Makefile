@@ -67,7 +67,7 @@ pdf: setup
 # its numbers are the book's; the build check compares them with the full PDF's when present.
 handin: setup
 	$(NEED_TEX)
-	$(BIN)jupyter-book build book/ --builder pdflatex --toc book/_toc_handin.yml \
+	$(BIN)jupyter-book build book/ --builder pdflatex --toc $(CURDIR)/book/_toc_handin.yml \
 	  --path-output $(HANDIN_DIR) $(JB_FLAGS)
 	@$(PYTHON) -m tools.buildcheck handin
 

@@ -163,8 +163,8 @@ class GANQualityConfig(_Profiled):
         ("lr_decay", True),
     )
     snapshots: int = 10  # snapshots along each quality run, evenly spaced
-    long_iterations: int = 25_000  # the homework's networks: one hidden layer of width 100
-    deep_iterations: int = 20_000
+    long_iterations: int = 60_000  # the homework's networks: one hidden layer of width 100
+    deep_iterations: int = 40_000
     deep_depth: int = 3  # hidden layers of both deep networks
     deep_width: int = 128  # their width
     deep_lr: float = 1e-3  # both players' learning rate for the deep networks
