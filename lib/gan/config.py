@@ -126,14 +126,12 @@ class GANComparisonConfig(_Profiled):
     iterations: int = 3_000  # critic steps per run
     eval_samples: int = 1_000  # samples behind each run's final metrics
     floor_repeats: int = 5  # pairs of independent target samples behind each W1 noise floor
-    timing_iterations: int = 300  # iterations behind each method's measured cost per iteration
     workers: int = 2  # processes training stacks in parallel
     QUICK = {
         "seeds": (1,),
         "iterations": 200,
         "eval_samples": 500,
         "floor_repeats": 2,
-        "timing_iterations": 50,
         "workers": 1,
     }  # one process: starting workers costs more than it saves
 
@@ -142,7 +140,7 @@ class GANComparisonConfig(_Profiled):
         _check_targets("targets", self.targets)
         _check_seeds(self.seeds)
         positive_ints(self, "iterations", "eval_samples", "workers")
-        positive_ints(self, "floor_repeats", "timing_iterations")
+        positive_ints(self, "floor_repeats")
 
 
 @dataclass(frozen=True)
