@@ -33,7 +33,6 @@ class Progress:
             desc=chapter,
             unit=unit[:-1] if unit.endswith("s") else unit,
             disable=not bar or self.todo == 0,
-            file=sys.stdout,
         )
 
     def line(self) -> str:

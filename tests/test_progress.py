@@ -67,3 +67,10 @@ def test_the_book_build_printed_both_experiments_progress():
             pytest.skip(f"the last build trained no [{chapter}] run (all were stored)")
         assert counts, f"no [{chapter}] progress line in {LOG.name}"
         assert all(0 < done <= total for done, total in counts)
+
+
+def test_the_bar_goes_to_stderr_which_the_pages_leave_out(capsys):
+    with Progress("gan", 2, quiet_seconds=60) as progress:
+        progress.update(2)
+    out, err = capsys.readouterr()
+    assert out == "" and "2/2" in err
