@@ -43,7 +43,9 @@ def save_results(results: dict, path: str | Path | None = None) -> Path:
 
 def format_seconds(seconds: float) -> str:
     """A duration in the unit that reads best: ``"152 µs"``, ``"3.4 ms"``, ``"1.23 s"``,
-    ``"4 min 05 s"``."""
+    ``"4 min 05 s"``; a negative one with a minus sign."""
+    if seconds < 0:
+        return "−" + format_seconds(-seconds)
     if seconds < 1e-3:
         return f"{seconds * 1e6:.0f} µs"
     if seconds < 1:
@@ -190,22 +192,41 @@ def optimizer_figures(results: dict) -> dict[str, float]:
 
 
 def grid_figures(results: dict) -> dict[str, float]:
-    """The timed homework grid against its limit."""
+    """The timed homework grid against its limit, and the parts of its time (seconds per core)."""
     grid = results["homework_grid"]
+    parts = grid["breakdown"]
     return {
         "grid_runs": grid["runs"],
         "grid_epochs": grid["epochs"],
         "grid_full_epochs": grid["full_epochs"],
         "grid_workers": grid["workers"],
+        "grid_cores": grid["cores"],
         "grid_wall": grid["wall_seconds"],
         "grid_limit": grid["limit_seconds"],
         "grid_ratio": grid["ratio_to_limit"],
         "grid_target": grid["target_ratio_to_limit"],
-        "grid_training": grid["training_seconds"],
         "grid_gflops": grid["matmul_gflops"],
-        "grid_overhead": grid["wall_seconds"] - grid["training_seconds"] / grid["cores"],
-        "grid_epoch": grid["training_seconds"] / (grid["runs"] * grid["epochs"]),
+        "grid_steps_per_run": grid["step_parts"]["steps_per_run"],
+        "grid_products_ms": grid["step_parts"]["products"] * 1e3,
+        "grid_products_ratio": parts["matrix products"] / grid["limit_seconds"],
+        "grid_floor_ratio": (parts["matrix products"] + parts["optimizer steps"])
+        / grid["limit_seconds"],
+        "grid_rest": parts["rest of the step"],
+        "grid_side_by_side": parts["side by side"],
+        "grid_outside": parts["outside the epochs"],
     }
+
+
+def grid_breakdown_rows(results: dict) -> list[tuple[str, str, str, str]]:
+    """The grid's wall time, part by part: (part, seconds per core, share of the wall time,
+    cumulative multiple of the limit)."""
+    grid = results["homework_grid"]
+    rows, total = [], 0.0
+    for name, seconds in grid["breakdown"].items():
+        total += seconds
+        rows.append((name, format_seconds(seconds), f"{seconds / grid['wall_seconds']:.0%}",
+                     f"{total / grid['limit_seconds']:.2f}×"))  # fmt: skip
+    return rows
 
 
 def gan_figures(results: dict) -> dict[str, float]:

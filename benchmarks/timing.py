@@ -3,7 +3,8 @@
 * Timing: :func:`interleaved` times contenders in alternation (A B C A B C ...), so that a slow
   spell of a shared machine hits all of them alike, and :func:`fastest` keeps each one's least
   disturbed time; :func:`square_matmuls` measures the peak float32 matmul throughput.
-* Arithmetic: the matrix products of a training step or an evaluation, counted by torch's
+* Arithmetic: the matrix products of a training step or an evaluation (and
+  :func:`step_products`, a step's products alone, to time them), counted by torch's
   :class:`~torch.utils.flop_counter.FlopCounterMode` (biases, activations and the loss are not
   counted: for the MNIST model they are below 0.5 % of the total).
 """
@@ -71,6 +72,42 @@ def training_flops(model: nn.Module, batch_size: int) -> int:
         F.cross_entropy(model(x), torch.zeros(batch_size, dtype=torch.long)).backward()
     model.zero_grad(set_to_none=True)
     return counter.get_total_flops()
+
+
+def step_products(
+    model: nn.Module, batch_size: int, steps: int, device: torch.device
+) -> tuple[Callable[[], None], int]:
+    """A function computing the matrix products of ``steps`` training steps of the MLP ``model``
+    on ``batch_size`` examples, alone (random operands of the right shapes, nothing else), and
+    their FLOPs: per linear layer the forward product, the weight gradient and, except for the
+    first layer, the input gradient."""
+    generator = torch.Generator().manual_seed(0)
+    layers = [layer for layer in model if isinstance(layer, nn.Linear)]
+    operands = [
+        [torch.randn(shape, generator=generator).to(device) for shape in shapes]
+        for shapes in (
+            (
+                (batch_size, layer.in_features),
+                (layer.out_features, layer.in_features),
+                (batch_size, layer.out_features),
+            )  # fmt: skip
+            for layer in layers
+        )
+    ]
+
+    def run() -> None:
+        for _ in range(steps):
+            for index, (x, weight, grad_out) in enumerate(operands):
+                torch.mm(x, weight.t())
+                torch.mm(grad_out.t(), x)
+                if index:
+                    torch.mm(grad_out, weight)
+
+    flops = sum(
+        2 * batch_size * layer.in_features * layer.out_features * (3 if index else 2)
+        for index, layer in enumerate(layers)
+    )
+    return run, flops * steps
 
 
 def evaluation_flops(model: nn.Module, n_examples: int) -> int:

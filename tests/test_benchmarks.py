@@ -7,9 +7,11 @@ import json
 
 import pytest
 import torch
+from torch.utils.flop_counter import FlopCounterMode
 
 import benchmarks.__main__ as command_line
 from benchmarks.measurements import (
+    CHAPTERS,
     HOMEWORK_OPTIMIZERS,
     grid_flops,
     homework_grid_config,
@@ -18,6 +20,7 @@ from benchmarks.measurements import (
 from benchmarks.results import (
     epoch_figures,
     format_table,
+    grid_breakdown_rows,
     grid_figures,
     optimizer_figures,
     summary_rows,
@@ -28,9 +31,10 @@ from benchmarks.timing import (
     fastest,
     interleaved,
     square_matmuls,
+    step_products,
     training_flops,
 )
-from lib.config import OptimizerGridConfig
+from lib.config import OptimizerGridConfig, repo_root
 from lib.mnist.training import make_mlp, make_optimizer
 from lib.optim.optimizers import OPTIMIZER_CLASSES
 
@@ -135,6 +139,14 @@ def _results():
             "training_seconds": 200.0,
             "matmul_gflops": 150.0,
             "target_ratio_to_limit": 1.3,
+            "step_parts": {"steps_per_run": 1200, "products": 0.7e-3},
+            "breakdown": {
+                "matrix products": 70.0,
+                "optimizer steps": 20.0,
+                "rest of the step": 40.0,
+                "side by side": -10.0,
+                "outside the epochs": 0.0,
+            },
         },
         "gan": [
             {
@@ -208,5 +220,26 @@ def test_page_figures_from_results():
     assert (steps["step_met"], steps["n_optimizers"], steps["n_fused"]) == (1, 2, 1)
     assert steps["fused_gain_min"] == steps["fused_gain_max"] == pytest.approx(4.0)
     grid = grid_figures(results)
-    assert grid["grid_overhead"] == pytest.approx(120.0 - 200.0 / 2)
-    assert grid["grid_epoch"] == pytest.approx(200.0 / (36 * 2))
+    assert grid["grid_floor_ratio"] == pytest.approx((70.0 + 20.0) / 60.0)
+    assert grid["grid_products_ms"] == pytest.approx(0.7)
+    assert grid_breakdown_rows(results) == [
+        ("matrix products", "1 min 10 s", "58%", "1.17×"),
+        ("optimizer steps", "20.00 s", "17%", "1.50×"),
+        ("rest of the step", "40.00 s", "33%", "2.17×"),
+        ("side by side", "−10.00 s", "-8%", "2.00×"),
+        ("outside the epochs", "0 µs", "0%", "2.00×"),
+    ]
+
+
+def test_step_products_are_a_training_steps_products():
+    # torch's FLOP counter, run over the products alone, against the count of a real step.
+    model = make_mlp(16)
+    run, flops = step_products(model, 5, 3, torch.device("cpu"))
+    with FlopCounterMode(display=False) as counter:
+        run()
+    assert counter.get_total_flops() == flops == 3 * training_flops(model, 5)
+
+
+def test_chapters_timed_are_the_books_computing_notebooks():
+    notebooks = {path.stem for path in (repo_root() / "book").glob("*.ipynb")}
+    assert set(CHAPTERS) == notebooks - {"performance"}
