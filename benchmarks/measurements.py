@@ -280,7 +280,7 @@ def step_parts(
             p.grad = torch.randn(p.shape, generator=generator).mul_(1e-2).to(device)
         stepper = make_optimizer(name, fixed.parameters(), STEP_LR, **kwargs)
         contenders[f"{name} optimizer"] = lambda o=stepper: [o.step() for _ in range(PART_BATCHES)]
-    contenders["products"], _ = step_products(
+    contenders["products"] = step_products(
         make_mlp(timed.hidden_dim), timed.batch_size, PART_BATCHES, device
     )
     for fn in contenders.values():  # creates the states, compiles the fused steps

@@ -200,20 +200,14 @@ def grid_figures(results: dict) -> dict[str, float]:
         "grid_epochs": grid["epochs"],
         "grid_full_epochs": grid["full_epochs"],
         "grid_workers": grid["workers"],
-        "grid_cores": grid["cores"],
         "grid_wall": grid["wall_seconds"],
         "grid_limit": grid["limit_seconds"],
         "grid_ratio": grid["ratio_to_limit"],
         "grid_target": grid["target_ratio_to_limit"],
         "grid_gflops": grid["matmul_gflops"],
-        "grid_steps_per_run": grid["step_parts"]["steps_per_run"],
         "grid_products_ms": grid["step_parts"]["products"] * 1e3,
-        "grid_products_ratio": parts["matrix products"] / grid["limit_seconds"],
         "grid_floor_ratio": (parts["matrix products"] + parts["optimizer steps"])
         / grid["limit_seconds"],
-        "grid_rest": parts["rest of the step"],
-        "grid_side_by_side": parts["side by side"],
-        "grid_outside": parts["outside the epochs"],
     }
 
 

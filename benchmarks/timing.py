@@ -76,23 +76,24 @@ def training_flops(model: nn.Module, batch_size: int) -> int:
 
 def step_products(
     model: nn.Module, batch_size: int, steps: int, device: torch.device
-) -> tuple[Callable[[], None], int]:
+) -> Callable[[], None]:
     """A function computing the matrix products of ``steps`` training steps of the MLP ``model``
-    on ``batch_size`` examples, alone (random operands of the right shapes, nothing else), and
-    their FLOPs: per linear layer the forward product, the weight gradient and, except for the
-    first layer, the input gradient."""
+    on ``batch_size`` examples, alone (random operands of the right shapes, nothing else): per
+    linear layer the forward product, the weight gradient and, except for the first layer, the
+    input gradient."""
     generator = torch.Generator().manual_seed(0)
-    layers = [layer for layer in model if isinstance(layer, nn.Linear)]
+
+    def draw(*shape: int) -> torch.Tensor:
+        return torch.randn(shape, generator=generator).to(device)
+
     operands = [
-        [torch.randn(shape, generator=generator).to(device) for shape in shapes]
-        for shapes in (
-            (
-                (batch_size, layer.in_features),
-                (layer.out_features, layer.in_features),
-                (batch_size, layer.out_features),
-            )  # fmt: skip
-            for layer in layers
+        (
+            draw(batch_size, m.in_features),
+            draw(m.out_features, m.in_features),
+            draw(batch_size, m.out_features),
         )
+        for m in model
+        if isinstance(m, nn.Linear)
     ]
 
     def run() -> None:
@@ -103,11 +104,7 @@ def step_products(
                 if index:
                     torch.mm(grad_out, weight)
 
-    flops = sum(
-        2 * batch_size * layer.in_features * layer.out_features * (3 if index else 2)
-        for index, layer in enumerate(layers)
-    )
-    return run, flops * steps
+    return run
 
 
 def evaluation_flops(model: nn.Module, n_examples: int) -> int:
