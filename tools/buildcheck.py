@@ -7,12 +7,14 @@ footer of every page links to it (``html: extra_footer`` in ``book/_config.yml``
 
 ``handin`` checks the hand-in (``make handin``, built into ``book/_build/handin``): its PDF
 exists, its page count is printed (and held to :data:`HANDIN_MAX_PAGES` in the full profile), and,
-when the full book's PDF exists, every decimal number of the hand-in's text also appears in the
-book's, so that the two builds did not compute different numbers.
+when the full book's PDF was built from the same code in the same profile, every decimal number
+of the hand-in's text also appears in the book's, so that the two builds did not compute
+different numbers.
 """
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
@@ -65,6 +67,14 @@ def page_count(pdf: Path) -> int:
     return int(re.search(r"^Pages:\s*(\d+)", info.stdout, re.M).group(1))
 
 
+def build_inputs(folder: Path) -> dict | None:
+    """The profile and code hash a build ran with (``book/_ext/freshness.py``), None if unknown."""
+    try:
+        return json.loads((folder / "build-inputs.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
 def numbers_missing_from(handin_text: str, book_text: str) -> list[str]:
     """The decimal numbers of the hand-in's text that the full book's text lacks."""
     book = set(DECIMAL.findall(book_text))
@@ -85,6 +95,12 @@ def check_handin(build: Path) -> int:
         book = built_pdf(build)
     except FileNotFoundError:
         print("build check: no full PDF to compare the hand-in's numbers with")
+        return 0
+    if build_inputs(build / HANDIN / "latex") != build_inputs(build / "latex"):
+        print(
+            f"build check: {book} was built from other code or in another profile than the "
+            "hand-in: numbers not compared (`make pdf` rebuilds it)"
+        )
         return 0
     missing = numbers_missing_from(pdf_text(pdf), pdf_text(book))
     if missing:

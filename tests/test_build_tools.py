@@ -1,0 +1,97 @@
+"""The book's build around Sphinx: pages that follow the code (``book/_ext/freshness.py``) and the
+build's terminal output (``tools/logged.py``)."""
+
+import subprocess
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "book" / "_ext"))
+import freshness  # noqa: E402  (a Sphinx extension, imported from its folder)
+
+PAGES = {"intro", "gan", "optimizers"}
+
+
+@pytest.fixture
+def build(tmp_path, monkeypatch):
+    """One Sphinx build of a fake book whose pages compute with ``<tmp>/repo/lib``: call it with
+    the pages Sphinx found changed itself; it returns the pages freshness adds."""
+    repo = tmp_path / "repo"
+    (repo / "lib").mkdir(parents=True)
+    (repo / "lib" / "grid.py").write_text("RATES = (0.5,)\n")
+    monkeypatch.setattr(freshness, "repo_root", lambda: repo)
+    monkeypatch.setenv("BOOK_PROFILE", "full")
+    doctrees, out = tmp_path / ".doctrees", tmp_path / "html"
+    doctrees.mkdir()
+    out.mkdir()
+
+    def run(added=(), warnings=0):
+        env = SimpleNamespace(found_docs=set(PAGES))
+        app = SimpleNamespace(
+            doctreedir=doctrees,
+            outdir=out,
+            env=env,
+            _warncount=warnings,
+            builder=SimpleNamespace(format="latex"),
+        )
+        again = freshness._outdated(app, env, set(added), set(), set())
+        freshness._record(app, None)
+        return set(again)
+
+    run.repo = repo
+    return run
+
+
+def test_pages_run_again_exactly_when_the_code_or_the_profile_changed(build, monkeypatch):
+    assert build(added=PAGES) == set()  # a first build reads every page anyway
+    assert build() == set()  # nothing changed: Sphinx's own rules apply
+    (build.repo / "lib" / "grid.py").write_text("RATES = (0.5, 0.1)\n")
+    assert build() == PAGES
+    assert build() == set()
+    monkeypatch.setenv("BOOK_PROFILE", "quick")
+    assert build(added={"intro"}) == PAGES - {"intro"}
+    assert build() == set()
+
+
+def test_a_build_that_warned_leaves_every_page_to_run_again(build):
+    build(added=PAGES)
+    (build.repo / "lib" / "grid.py").write_text("RATES = ()\n")
+    assert build(warnings=1) == PAGES  # e.g. an {eval} that no longer resolves
+    assert build() == PAGES  # not recorded: the next build runs them again
+    assert build() == set()
+
+
+def test_the_inputs_hash_follows_file_contents_not_times(build):
+    first = freshness.inputs()
+    path = build.repo / "lib" / "grid.py"
+    path.write_text(path.read_text())
+    assert freshness.inputs() == first
+    (build.repo / "lib" / "new.py").write_text("")
+    assert freshness.inputs()["sources"] != first["sources"]
+
+
+LOUD = """
+import sys
+print("[IPKernelApp] WARNING | Kernel is running over TCP without encryption.")
+print("a page of LaTeX log")
+print("[gan] 1/2 runs, 3 s", flush=True)
+print("WARNING: something to fix", file=sys.stderr)
+sys.exit({status})
+"""
+
+
+@pytest.mark.parametrize("status", [0, 3])
+def test_the_terminal_shows_progress_and_warnings_and_the_log_keeps_everything(tmp_path, status):
+    log = tmp_path / "build.log"
+    command = [sys.executable, "-m", "tools.logged", str(log), "--", sys.executable, "-c"]
+    shown = subprocess.run(
+        [*command, LOUD.format(status=status)], capture_output=True, text=True, cwd=ROOT
+    )
+    assert shown.returncode == status
+    assert "[gan] 1/2 runs, 3 s" in shown.stdout and "something to fix" in shown.stdout
+    assert "LaTeX log" not in shown.stdout and "TCP" not in shown.stdout
+    assert "a page of LaTeX log" in log.read_text() and "TCP" in log.read_text()
+    assert ("a page of LaTeX log" in shown.stderr) == bool(status)  # the log's end on failure
