@@ -7,6 +7,7 @@ import pytest
 
 from tools import submission
 
+PDF_ZIP = ("pdf", "zip")  # the archive and the copy of its PDF beside it
 CONFIG = "author: Ada B. Lovelace-King\nlatex:\n  latex_documents:\n    targetname: report.tex\n"
 
 
@@ -144,7 +145,8 @@ def test_a_failure_while_writing_leaves_no_partial_archive(fixture_repo, tmp_pat
     monkeypatch.setattr(zipfile.ZipFile, "write", fail)
     with pytest.raises(OSError, match="disk full"):
         submission.build(fixture_repo, dist)
-    assert os.listdir(dist) == [good.name] and good.read_bytes() == before  # old archive intact
+    old = sorted([good.name, good.with_suffix(".pdf").name])
+    assert sorted(os.listdir(dist)) == old and good.read_bytes() == before  # old archive intact
 
 
 def test_author_from_the_command_line_or_the_environment(
@@ -152,12 +154,80 @@ def test_author_from_the_command_line_or_the_environment(
 ):
     monkeypatch.setattr(submission, "repo_root", lambda: fixture_repo)
     assert submission.main(["--out", str(tmp_path / "a"), "--author", "Søren Ørsted"]) == 0
-    assert os.listdir(tmp_path / "a") == ["ee556_2021_hw2_SorenOrsted.zip"]
+    assert sorted(os.listdir(tmp_path / "a")) == [
+        f"ee556_2021_hw2_SorenOrsted.{x}" for x in PDF_ZIP
+    ]
     monkeypatch.setenv("AUTHOR", "Émile Zola")
     assert submission.main(["--out", str(tmp_path / "b")]) == 0
-    assert os.listdir(tmp_path / "b") == ["ee556_2021_hw2_EmileZola.zip"]
+    assert sorted(os.listdir(tmp_path / "b")) == [f"ee556_2021_hw2_EmileZola.{x}" for x in PDF_ZIP]
     monkeypatch.delenv("AUTHOR")
     assert submission.main(["--out", str(tmp_path / "c")]) == 0
-    assert os.listdir(tmp_path / "c") == ["ee556_2021_hw2_AdaBLovelaceKing.zip"]
+    assert sorted(os.listdir(tmp_path / "c")) == [
+        f"ee556_2021_hw2_AdaBLovelaceKing.{x}" for x in PDF_ZIP
+    ]
     assert submission.main(["--out", str(tmp_path / "d"), "--author", "A" * 300]) == 1
     assert "300 letters" in capsys.readouterr().err
+
+
+def test_the_placeholder_author_is_refused_and_a_blank_author_means_the_configured_one(
+    fixture_repo, tmp_path
+):
+    config = fixture_repo / "book/_config.yml"
+    config.write_text(CONFIG.replace("Ada B. Lovelace-King", submission.PLACEHOLDER_AUTHOR))
+    for author in (None, "", "  "):
+        with pytest.raises(ValueError, match='placeholder.*AUTHOR="Name Surname"'):
+            submission.build(fixture_repo, tmp_path / "dist", author=author)
+    assert not (tmp_path / "dist").exists()
+    assert submission.build(fixture_repo, tmp_path / "dist", author="Grace Hopper").is_file()
+    config.write_text(CONFIG)
+    target = submission.build(fixture_repo, tmp_path / "dist", author="")
+    assert target.name == "ee556_2021_hw2_AdaBLovelaceKing.zip"
+
+
+def test_the_pdf_is_copied_beside_the_archive_and_files_follow_the_umask(fixture_repo, tmp_path):
+    previous = os.umask(0o027)
+    try:
+        target = submission.build(fixture_repo, tmp_path / "dist")
+    finally:
+        os.umask(previous)
+    pdf = target.with_suffix(".pdf")
+    assert (
+        pdf.read_bytes()
+        == (fixture_repo / "book/_build/handin/_build/latex/report.pdf").read_bytes()
+    )
+    assert target.stat().st_mode & 0o777 == 0o640
+
+
+def test_the_real_archive_holds_everything_its_code_needs(tmp_path):
+    """Packed from this repository: the tools, CI and hooks are in, build outputs are not, and the
+    check finds nothing missing; without ``tools/`` it names the missing modules."""
+    pdf = tmp_path / "report.pdf"
+    pdf.write_bytes(b"%PDF-1.5 test")
+    root = submission.repo_root()
+    target = submission.build(root, tmp_path / "dist", pdf=pdf, author="Grace Hopper")
+    names = set(zipfile.ZipFile(target).namelist())
+    assert {"tools/submission.py", "tools/buildcheck.py", ".ci/run", "Makefile"} <= names
+    assert {".pre-commit-config.yaml", "book/_ext/freshness.py", "conftest.py"} <= names
+    assert not any(n.split("/")[0] in ("results", "data", "dist", ".venv") for n in names)
+    assert not any("_build/" in n or "__pycache__" in n for n in names)
+    assert submission.missing_files(target, root) == []
+    crippled = tmp_path / "crippled.zip"
+    with zipfile.ZipFile(target) as full, zipfile.ZipFile(crippled, "w") as part:
+        for name in names - {"tools/__init__.py", "tools/buildcheck.py", "book/_toc_handin.yml"}:
+            part.writestr(name, full.read(name))
+    missing = submission.missing_files(crippled, root)
+    assert "tools/buildcheck.py (imported as tools.buildcheck)" in missing
+    assert "book/_toc_handin.yml" in missing  # named by the Makefile
+    with pytest.raises(ValueError, match="lacks files its code needs"):
+        submission.check_archive(crippled, root)
+
+
+def test_a_quick_hand_in_is_announced_loudly(fixture_repo, tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(submission, "repo_root", lambda: fixture_repo)
+    latex = fixture_repo / "book/_build/handin/_build/latex"
+    (latex / "build-inputs.json").write_text('{"profile": "full"}')
+    assert submission.main(["--out", str(tmp_path / "a")]) == 0
+    assert "QUICK" not in capsys.readouterr().err
+    (latex / "build-inputs.json").write_text('{"profile": "quick"}')
+    assert submission.main(["--out", str(tmp_path / "b")]) == 0
+    assert "built in the QUICK profile" in capsys.readouterr().err

@@ -7,16 +7,24 @@ in ASCII letters (``Søren Ørsted`` gives ``SorenOrsted``, ``Αλέξανδρο
 PDF is the hand-in (``make handin``: the graded chapters alone, built from
 ``book/_toc_handin.yml`` into :data:`HANDIN_BUILD`), found by the name ``book/_config.yml``
 gives it, and must be a PDF.
-The archive holds the PDF, the package, the notebooks and the book's sources, the tests, the
-README and the environment files; never build outputs, data, results or virtual environments.
-It is written to a temporary file and renamed when complete, so a failure never leaves a
-partial archive.
+The archive holds the PDF and every file of the project that git tracks or would track (the
+package, the notebooks and the book's sources, the tests, the tools, the README, the Makefile and
+the environment and CI files); never build outputs, data, results or virtual environments. It is
+checked to hold every module and file its code and Makefile need (unzipped into an empty
+folder, ``make test`` runs), written to a temporary file and renamed when complete, so a failure
+never leaves a partial archive. A copy of the PDF is written beside it. The placeholder author
+of ``book/_config.yml`` is refused, so the hand-in always carries the student's name.
 """
 
 from __future__ import annotations
 
 import argparse
+import ast
+import json
 import os
+import re
+import shutil
+import subprocess
 import sys
 import tempfile
 import unicodedata
@@ -30,18 +38,15 @@ from lib.config import repo_root
 
 ARCHIVE_TEMPLATE = "ee556_2021_hw2_{name}.zip"
 MAX_NAME_LETTERS = 64  # the name part of the archive; file names must stay well under 255 bytes
+PLACEHOLDER_AUTHOR = "Ada Lovelace"  # book/_config.yml's author until the student sets theirs
 PDF_MAGIC = b"%PDF-"
 DEFAULT_TARGET = "book.tex"  # Jupyter Book's LaTeX file name when _config.yml sets none
 HANDIN_BUILD = Path("book/_build/handin/_build")  # `make handin` builds here (--path-output)
-# Files at the top of the repository that go in, and the folders whose files go in.
-TOP_FILES = ("README.md", "pyproject.toml", "environment.yml", "Makefile", "conftest.py")
-FOLDERS = {
-    "lib": ("*.py",),
-    "tests": ("*.py",),
-    "benchmarks": ("*.py", "results.json"),
-    "book": ("*.ipynb", "*.md", "*.yml", "*.bib", "_ext/*.py", "_static/*.sty", "_static/*.svg"),
-}
-NEVER = ("_build", "__pycache__", ".ipynb_checkpoints", ".venv", "data", "results")
+CONFIG = "book/_config.yml"
+BUILD_RECORD = "build-inputs.json"  # the profile a build ran in (book/_ext/freshness.py)
+# Never packed, wherever they are: build outputs, data, stored runs, environments, caches.
+NEVER = ("_build", "__pycache__", ".ipynb_checkpoints", ".venv", "data", "results", "dist")
+NEVER += (".git", "build", ".pytest_cache", ".ruff_cache")
 
 
 def ascii_letters(author: str) -> str:
@@ -136,26 +141,127 @@ def check_pdf(pdf: Path) -> Path:
     return pdf
 
 
+def resolve_author(root: Path, author: str | None) -> str:
+    """``author`` if given and not blank, else ``book/_config.yml``'s; never the placeholder."""
+    author = author if author and author.strip() else book_author(root)
+    if author.strip() == PLACEHOLDER_AUTHOR:
+        raise ValueError(
+            f"author is still the placeholder {PLACEHOLDER_AUTHOR!r} of book/_config.yml: "
+            'run `make submission AUTHOR="Name Surname"`, or set `author:` in book/_config.yml'
+        )
+    return author
+
+
+def _excluded(path: Path) -> bool:
+    return any(part in NEVER or part.endswith(".egg-info") for part in path.parts)
+
+
 def members(root: Path) -> list[Path]:
-    """The repository files that go into the archive, relative to ``root``."""
-    found = [root / name for name in TOP_FILES if (root / name).is_file()]
-    for folder, patterns in FOLDERS.items():
-        for pattern in patterns:
-            found += sorted((root / folder).glob(pattern))
-            if folder != "book":
-                found += sorted((root / folder).glob(f"**/{pattern}"))
-    unique = dict.fromkeys(p.relative_to(root) for p in found if p.is_file())
-    return [p for p in unique if not set(p.parts) & set(NEVER)]
+    """The project's files, relative to ``root``: what git tracks or would track (every file
+    not ignored), or, outside a git work tree (an unpacked archive), every file; in both cases
+    without the folders of :data:`NEVER`."""
+    listed = subprocess.run(
+        ["git", "-C", str(root), "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        capture_output=True,
+    )
+    inside = subprocess.run(
+        ["git", "-C", str(root), "rev-parse", "--show-toplevel"], capture_output=True, text=True
+    )
+    if listed.returncode == 0 and Path(inside.stdout.strip()).resolve() == root.resolve():
+        found = [Path(name) for name in listed.stdout.decode().split("\0") if name]
+    else:
+        found = [p.relative_to(root) for p in root.rglob("*")]
+    files = {p for p in found if (root / p).is_file() and not _excluded(p)}
+    return sorted(files, key=Path.as_posix)
+
+
+def _code_of(name: str, data: bytes) -> list[str]:
+    """The Python sources of one archived file: itself, a notebook's code cells, or the
+    ``code-cell`` blocks of a MyST page."""
+    text = data.decode("utf-8", errors="replace")
+    if name.endswith(".py"):
+        return [text]
+    if name.endswith(".ipynb"):
+        cells = json.loads(text).get("cells", [])
+        return ["".join(c["source"]) for c in cells if c.get("cell_type") == "code"]
+    if name.endswith(".md"):
+        return re.findall(r"^```\{code-cell\}[^\n]*\n(.*?)^```", text, re.M | re.S)
+    return []
+
+
+def _imported(source: str) -> set[str]:
+    """Absolute module names a source imports (``from a.b import c`` gives a.b and a.b.c)."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:  # a notebook cell with IPython syntax
+        return set()
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            names.add(node.module)
+            names.update(f"{node.module}.{alias.name}" for alias in node.names)
+    return names
+
+
+def missing_files(archive: Path, root: Path) -> list[str]:
+    """What the archived code needs from the project but the archive lacks.
+
+    Every module of the project (a top-level name that is a package or module in ``root``)
+    imported by an archived Python file, notebook or MyST page, or run by ``python -m`` in the
+    Makefile or ``.ci/run``, must be in the archive (``a/b.py`` or ``a/b/__init__.py``; for
+    ``from a import c``, ``c`` may be a name of ``a``); so must every file of ``root`` that the
+    Makefile and ``.ci/run`` name, and the book's local Sphinx extensions.
+    """
+    with zipfile.ZipFile(archive) as zipped:
+        names = set(zipped.namelist())
+        read = {n: zipped.read(n) for n in names if n.endswith((".py", ".ipynb", ".md"))}
+        scripts = [zipped.read(n).decode() for n in ("Makefile", ".ci/run") if n in names]
+        config = zipped.read(CONFIG).decode() if CONFIG in names else ""
+    wanted = set().union(*(_imported(src) for n, d in read.items() for src in _code_of(n, d)))
+    for script in scripts:
+        wanted.update(re.findall(r"-m ([A-Za-z_][\w.]*)", script))
+    project = {p.stem for p in root.iterdir() if p.suffix == ".py" or (p / "__init__.py").is_file()}
+    missing = []
+    for module in sorted(m for m in wanted if m.split(".")[0] in project):
+        path = module.replace(".", "/")
+        found = {f"{path}.py", f"{path}/__init__.py", f"{path}/__main__.py"} & names
+        parent = path.rpartition("/")[0]
+        found |= {f"{parent}.py", f"{parent}/__init__.py"} & names if "." in module else set()
+        if not found:
+            missing.append(f"{path}.py (imported as {module})")
+    paths = {p for s in scripts for p in re.findall(r"[\w.-]+(?:/[\w.-]+)+", s)}
+    extensions = re.findall(r"^\s+(\w+): _ext", config, re.M)
+    paths |= {f"book/_ext/{name}.py" for name in extensions}
+    named = (p for p in paths if (root / p).is_file() and not _excluded(Path(p)))
+    missing += sorted(p for p in named if p not in names)
+    return missing
+
+
+def check_archive(archive: Path, root: Path) -> Path:
+    """``archive`` if it holds every file its code and Makefile need (:func:`missing_files`)."""
+    missing = missing_files(archive, root)
+    if missing:
+        raise ValueError(f"archive {archive.name} lacks files its code needs: {missing}")
+    return archive
+
+
+def _readable(path: Path) -> None:
+    # mkstemp creates files readable by their owner alone: give them the user's usual mode
+    umask = os.umask(0)
+    os.umask(umask)
+    path.chmod(0o666 & ~umask)
 
 
 def build(root: Path, out_dir: Path, pdf: Path | None = None, author: str | None = None) -> Path:
-    """Write the archive into ``out_dir`` and return its path.
+    """Write the archive into ``out_dir``, with a copy of its PDF beside it; return its path.
 
     ``author`` defaults to ``book/_config.yml``'s; ``pdf`` to the book's PDF. The archive appears
-    complete or not at all: it is written to a temporary file in ``out_dir``, renamed when done
-    and removed on any error.
+    complete or not at all: it is written to a temporary file in ``out_dir``, checked
+    (:func:`check_archive`), renamed when done and removed on any error.
     """
-    name = archive_name(author if author is not None else book_author(root))
+    name = archive_name(resolve_author(root, author))
     pdf = check_pdf(pdf if pdf is not None else find_pdf(root))
     out_dir = Path(out_dir)
     target = out_dir / name
@@ -169,11 +275,33 @@ def build(root: Path, out_dir: Path, pdf: Path | None = None, author: str | None
             archive.write(pdf, f"{Path(name).stem}.pdf")
             for path in members(root):
                 archive.write(root / path, path.as_posix())
+        check_archive(Path(temp), root)
+        _readable(Path(temp))
         os.replace(temp, target)
     except BaseException:
         Path(temp).unlink(missing_ok=True)
         raise
+    shutil.copyfile(pdf, target.with_suffix(".pdf"))
     return target
+
+
+def built_profile(pdf: Path) -> str | None:
+    """The profile the PDF's build ran in (the record beside it), None if unknown."""
+    record = pdf.parent.parent / BUILD_RECORD  # the LaTeX builder's output folder
+    if not record.is_file():
+        record = pdf.parent / BUILD_RECORD
+    try:
+        return json.loads(record.read_text(encoding="utf-8"))["profile"]
+    except (OSError, ValueError, KeyError):
+        return None
+
+
+QUICK_WARNING = """\
+!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!
+!! The hand-in was built in the QUICK profile: its numbers come from small test-sized runs,
+!! not the homework's experiments. For the report to hand in, build it in the full profile:
+!!     BOOK_PROFILE=full make submission AUTHOR="Name Surname"
+!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!"""
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -191,8 +319,16 @@ def main(argv: list[str] | None = None) -> int:
         help="'Name Surname' for the archive's name (default: $AUTHOR, else "
         "author in book/_config.yml)",
     )
+    parser.add_argument(
+        "--check-author",
+        action="store_true",
+        help="only check that an author is set (not the placeholder), and write nothing",
+    )
     args = parser.parse_args(argv)
     try:
+        if args.check_author:
+            print(f"submission: author {resolve_author(repo_root(), args.author)!r}")
+            return 0
         target = build(repo_root(), args.out, args.pdf, args.author)
     except (ValueError, OSError) as error:
         print(f"submission: {error}", file=sys.stderr)
@@ -200,6 +336,9 @@ def main(argv: list[str] | None = None) -> int:
     with zipfile.ZipFile(target) as archive:
         count = len(archive.namelist())
     print(f"wrote {target} ({target.stat().st_size / 1e6:.1f} MB, {count} files)")
+    print(f"wrote {target.with_suffix('.pdf')} (the hand-in PDF, also inside the archive)")
+    if built_profile(args.pdf or find_pdf(repo_root())) == "quick":
+        print(QUICK_WARNING, file=sys.stderr)
     return 0
 
 
