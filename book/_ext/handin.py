@@ -8,10 +8,16 @@
   target: where such a page is not part of the build, a reference to it or to one of its labels
   (labels on those pages start with the page's name, ``minimax-beyond...``) is printed as its
   text instead of failing the build. In the full book they are links, checked as usual.
+* ``$AUTHOR`` (``make submission AUTHOR="Name Surname"``, or any build), when set, replaces
+  ``author`` of ``_config.yml`` on the PDF's title page and in its metadata, and in the HTML
+  pages. It changes no page's content, so no page is read again.
 """
+
+import os
 
 from docutils import nodes
 from sphinx.transforms.post_transforms import SphinxPostTransform
+from sphinx.util import texescape
 
 SECOND_PART = ("minimax_beyond", "gan_beyond", "performance")  # and the appendix page
 
@@ -39,7 +45,27 @@ def _text_for_second_part(app, env, node, contnode):
     return None  # any other missing reference fails as usual
 
 
+def _author() -> str:
+    return os.environ.get("AUTHOR", "").strip()
+
+
+def _latex_author(app, config):
+    # Sphinx fills latex_documents from `author`; the tuple's fourth item is the title page's
+    # author and the PDF's metadata (`pdfauthor`).
+    if _author():
+        texescape.init()  # idempotent; the LaTeX builder calls it later
+        author = texescape.escape(_author(), config.latex_engine)
+        config.latex_documents = [(*d[:3], author, *d[4:]) for d in config.latex_documents]
+
+
+def _html_author(app, pagename, templatename, context, doctree):
+    if _author():
+        context["author"] = _author()
+
+
 def setup(app):
+    app.connect("config-inited", _latex_author)
+    app.connect("html-page-context", _html_author)
     app.add_post_transform(DropHiddenInput)
     app.connect("missing-reference", _text_for_second_part)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
