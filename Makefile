@@ -34,7 +34,7 @@ help:
 	@echo "make lab          JupyterLab on book/"
 	@echo "make bench        speed benchmarks: prints the table, writes benchmarks/results.json"
 	@echo "make submission   the hand-in PDF (graded chapters only) and the homework's ZIP (PDF + code)"
-	@echo "                  in dist/ (AUTHOR=\"Name Surname\")"
+	@echo "                  in dist/: make submission AUTHOR=\"Name Surname\""
 	@echo "make html | make pdf | make handin | make clean"
 
 setup: $(STAMP)
@@ -42,24 +42,26 @@ setup: $(STAMP)
 $(STAMP): pyproject.toml
 	@if [ -z "$(ACTIVE_ENV)" ] && [ ! -x "$(ENV_DIR)/bin/python" ]; then \
 	  echo "No active environment: creating .venv"; python3 -m venv "$(ENV_DIR)"; fi
-	$(PYTHON) -m pip install --upgrade pip
-	$(PYTHON) -m pip install -e ".[book,test,dev]"
+	$(PYTHON) -m pip install --quiet --upgrade pip
+	$(PYTHON) -m pip install --quiet -e ".[book,test,dev]"
 	@touch "$@"
 
 book: html pdf
 
 # A failing notebook fails the build with its traceback (execute: raise_on_error / show_tb in
 # book/_config.yml); the build check places the PDF beside the pages when it exists.
-# The terminal's text is also kept in book/_build/html-build.log (the experiments' progress
-# lines among it; tests/test_progress.py reads them).
+# Each build's whole output is kept in book/_build/<target>-build.log; the terminal shows the
+# progress lines, warnings and errors (tools/logged.py), and the log's end when a build fails.
+# Every page runs again when lib/, benchmarks/ or BOOK_PROFILE changed (book/_ext/freshness.py).
 html: setup
-	@mkdir -p book/_build
-	set -o pipefail; $(BIN)jupyter-book build book/ $(JB_FLAGS) 2>&1 | tee book/_build/html-build.log
+	$(PYTHON) -m tools.logged book/_build/html-build.log -- \
+	  $(BIN)jupyter-book build book/ $(JB_FLAGS)
 	@$(PYTHON) -m tools.buildcheck html
 
 pdf: setup
 	$(NEED_TEX)
-	$(BIN)jupyter-book build book/ --builder pdflatex $(JB_FLAGS)
+	$(PYTHON) -m tools.logged book/_build/pdf-build.log -- \
+	  $(BIN)jupyter-book build book/ --builder pdflatex $(JB_FLAGS)
 	@$(PYTHON) -m tools.buildcheck pdf
 
 # The hand-in: the graded chapters alone (book/_toc_handin.yml), same sources and _config.yml,
@@ -67,7 +69,8 @@ pdf: setup
 # its numbers are the book's; the build check compares them with the full PDF's when present.
 handin: setup
 	$(NEED_TEX)
-	$(BIN)jupyter-book build book/ --builder pdflatex --toc $(CURDIR)/book/_toc_handin.yml \
+	$(PYTHON) -m tools.logged book/_build/handin-build.log -- \
+	  $(BIN)jupyter-book build book/ --builder pdflatex --toc $(CURDIR)/book/_toc_handin.yml \
 	  --path-output $(HANDIN_DIR) $(JB_FLAGS)
 	@$(PYTHON) -m tools.buildcheck handin
 
@@ -86,8 +89,13 @@ lab: setup
 bench: setup
 	$(PYTHON) -m benchmarks
 
-submission: handin
-	$(PYTHON) -m tools.submission $(if $(AUTHOR),--author "$(AUTHOR)")
+# AUTHOR (from the command line, exported to every command) names the archive and reaches the
+# hand-in's title page and PDF metadata (book/_ext/handin.py); the placeholder author of
+# book/_config.yml is refused before anything is built.
+submission: setup
+	@$(PYTHON) -m tools.submission --check-author
+	@$(MAKE) --no-print-directory handin
+	$(PYTHON) -m tools.submission
 
 clean:
 	rm -rf book/_build dist .pytest_cache
