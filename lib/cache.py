@@ -2,9 +2,9 @@
 
 The key hashes the run's settings, the source of the modules that compute it (a package stands for
 all its ``.py`` files; any edit, a comment included, retrains), the torch version, the device and
-the dtype. Writes are atomic (temporary file + ``os.replace``); reads use
-``torch.load(weights_only=True)``. An unreadable or mismatching file is logged and treated as
-missing.
+the dtype. Writes are atomic (temporary file + ``os.replace``, with the user's usual file mode);
+reads use ``torch.load(weights_only=True)``. An unreadable or mismatching file, or a value its
+reader finds malformed, is logged and treated as missing.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import json
 import logging
 import os
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +47,28 @@ def code_digest(modules: Sequence[str]) -> str:
     return digest.hexdigest()
 
 
+def _umask() -> int:
+    umask = os.umask(0)
+    os.umask(umask)
+    return umask
+
+
+def check_writable(folder: Path) -> None:
+    """Raise OSError, naming ``folder`` and ``RESULTS_DIR``, unless files can be written there.
+
+    Called before a long experiment trains, so that no finished run is lost at its first save.
+    """
+    try:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as error:
+        raise OSError(
+            f"results folder {folder} cannot be written ({error.strerror or error}): "
+            "make it writable, or set RESULTS_DIR to a writable folder"
+        ) from error
+
+
 class Entry:
     """One result at ``<root>/<experiment>/<key>.pt`` (``root``: :func:`results_root`)."""
 
@@ -70,15 +92,16 @@ class Entry:
         self.key = hashlib.sha256(text.encode()).hexdigest()[:20]
         self.path = Path(root or results_root()) / experiment / f"{self.key}.pt"
 
-    def load(self) -> Any | None:
-        """The stored value, or None (logged when a file was there but unusable)."""
+    def load(self, parse: Callable[[Any], Any] | None = None) -> Any | None:
+        """The stored value passed through ``parse`` (which raises on a malformed value), or None
+        (logged when a file was there but unusable)."""
         if not self.path.exists():
             return None
         try:
             record = torch.load(self.path, weights_only=True)
             if record["key"] != self.key:
                 raise ValueError(f"stored key {record['key']!r} is not {self.key!r}")
-            return record["value"]
+            return record["value"] if parse is None else parse(record["value"])
         except Exception as error:  # unreadable bytes, a truncated file, a foreign record
             logger.warning(
                 "%s is unusable (%s: %s); computing it again",
@@ -96,6 +119,7 @@ class Entry:
         try:
             with os.fdopen(fd, "wb") as file:
                 torch.save(record, file)
+            Path(temp).chmod(0o666 & ~_umask())  # mkstemp's files are the owner's alone
             os.replace(temp, self.path)
         except BaseException:
             Path(temp).unlink(missing_ok=True)

@@ -107,6 +107,14 @@ class OptimizerGridConfig(_Profiled):
     # The quick profile keeps the three seeds: the chapter ranks two methods only when the gap
     # between their means exceeds the seeds' spread, and a single seed has no spread.
     QUICK = {"epochs": 2, "train_size": 6_000, "test_size": 2_000, "workers": 1}
+    HOMEWORK_RATES = (0.5, 1e-2, 1e-5)  # §2(d), large to small: the rates the chapter discusses
+
+    def homework_rates(self) -> tuple[float, float, float]:
+        """The homework's large, mid and small rate, each of which the grid must run."""
+        missing = [lr for lr in self.HOMEWORK_RATES if lr not in self.learning_rates]
+        what = f"a tuple holding the homework's rates {self.HOMEWORK_RATES} (missing: {missing})"
+        require(not missing, "learning_rates", self.learning_rates, what)
+        return self.HOMEWORK_RATES
 
     def __post_init__(self):
         from lib.optim.optimizers import OPTIMIZER_CLASSES

@@ -54,5 +54,12 @@ class Progress:
     def __enter__(self) -> Progress:
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, kind, error, traceback) -> None:
         self.bar.close()
+        if kind is KeyboardInterrupt:
+            print(
+                f"[{self.chapter}] interrupted: {self.done}/{self.total} {self.unit} are stored; "
+                "the next build (or run) resumes from them",
+                file=sys.__stderr__,
+                flush=True,
+            )

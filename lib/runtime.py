@@ -14,6 +14,8 @@ from __future__ import annotations
 import multiprocessing
 import os
 import random
+import threading
+import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from contextlib import contextmanager
@@ -55,6 +57,19 @@ def _configure_process(threads: int) -> None:
     torch.set_flush_denormal(True)
 
 
+def _exit_with_parent(parent: int) -> None:
+    """In a worker: exit at once when the process that started it is gone (killed, not only
+    stopped), instead of training on for nobody."""
+    while os.getppid() == parent:
+        time.sleep(1.0)
+    os._exit(1)
+
+
+def _start_worker(threads: int, parent: int) -> None:
+    _configure_process(threads)
+    threading.Thread(target=_exit_with_parent, args=(parent,), daemon=True).start()
+
+
 @contextmanager
 def cpu_threads(threads: int = 1) -> Iterator[None]:
     """Run the block with ``threads`` intra-op torch threads and subnormal floats flushed to zero.
@@ -94,7 +109,8 @@ def parallel_map(
     With ``workers == 1`` the jobs run here, in order, inside :func:`cpu_threads`; otherwise in
     ``workers`` fresh single-threaded processes ("spawn": forking a process that holds torch's
     thread pool is unsafe). ``function`` must be importable (a module-level function). Jobs not
-    started when the caller stops iterating are cancelled.
+    started when the caller stops iterating are cancelled, and the workers exit when this
+    process dies.
     """
     jobs = list(jobs)
     if workers == 1 or len(jobs) <= 1:
@@ -105,8 +121,8 @@ def parallel_map(
     pool = ProcessPoolExecutor(
         max_workers=min(workers, len(jobs)),
         mp_context=multiprocessing.get_context("spawn"),
-        initializer=_configure_process,
-        initargs=(1,),
+        initializer=_start_worker,
+        initargs=(1, os.getpid()),
     )
     try:
         futures = {pool.submit(function, job): index for index, job in enumerate(jobs)}

@@ -258,3 +258,19 @@ def test_training_mode_flushes_subnormals_and_restores_threads():
         assert torch.get_num_threads() == 1
         assert (subnormal * 1.0).item() == 0.0
     assert torch.get_num_threads() == threads and (subnormal * 1.0).item() > 0
+
+
+@pytest.mark.parametrize("wrong_logit, diverged", [(1e12, True), (1e8, False)])
+def test_a_finite_but_exploded_loss_ends_the_run_as_diverged(monkeypatch, wrong_logit, diverged):
+    """Logits pushed to ``wrong_logit`` on class 0 (lr = 0 keeps them there): the cross-entropy,
+    computed independently below, is finite either way; above DIVERGED_LOSS the run ends."""
+    model = mnist_training.make_mlp(TINY.hidden_dim)
+    with torch.no_grad():
+        model[-1].bias[0] = wrong_logit
+    monkeypatch.setattr(mnist_training, "make_mlp", lambda hidden: model)
+    train = _blobs(200)
+    loss = torch.nn.functional.cross_entropy(model(train.images), train.labels).item()
+    assert math.isfinite(loss) and (loss > mnist_training.DIVERGED_LOSS) == diverged
+    result = train_run("SGD", 0.0, 0, train, _blobs(50), TINY)
+    assert result.diverged == diverged
+    assert result.diverged_epoch == (1 if diverged else None)

@@ -36,6 +36,13 @@ def test_lines_count_stored_runs_and_estimate_the_rest(capfd):
     assert len(lines) == 2
 
 
+def test_an_interruption_says_what_is_stored_and_that_the_next_build_resumes(capfd):
+    with pytest.raises(KeyboardInterrupt), Progress("gan", 5, done=1, bar=False) as progress:
+        progress.update()
+        raise KeyboardInterrupt
+    assert "[gan] interrupted: 2/5 runs are stored; the next build" in capfd.readouterr().err
+
+
 def test_a_short_experiment_prints_nothing(capfd):
     with Progress("gan", 3) as progress:
         progress.update(3)

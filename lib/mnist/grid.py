@@ -3,13 +3,15 @@ from :mod:`lib.cache` (``python -m lib.mnist.grid`` does it for the active profi
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import math
+import sys
 import time
 from pathlib import Path
 
-from lib.cache import Entry
-from lib.config import OptimizerGridConfig
+from lib.cache import Entry, check_writable
+from lib.config import PROFILES, OptimizerGridConfig
 from lib.mnist.data import MNISTTensors, load_mnist
 from lib.mnist.training import RunResult, run_settings, train_run
 from lib.progress import Progress
@@ -51,10 +53,10 @@ def run_grid(
     ``config.workers`` at a time (single-threaded processes) and saved as soon as it ends."""
     runs = grid_runs(config)
     entries = {run: run_entry(run, config, root) for run in runs}
-    results = {run: entry.load() for run, entry in entries.items()}
-    results = {run: None if s is None else RunResult(**s) for run, s in results.items()}
+    results = {run: e.load(lambda stored: RunResult(**stored)) for run, e in entries.items()}
     missing = [run for run, result in results.items() if result is None]
     if missing:
+        check_writable(entries[missing[0]].path.parent)
         train = load_mnist(train=True, size=config.train_size)
         test = load_mnist(train=False, size=config.test_size)
         jobs = [(run, train, test, config) for run in missing]
@@ -76,18 +78,38 @@ def _train_job(
     return train_run(*run, train, test, config)
 
 
-def main() -> None:
-    """Train (or load) the grid of the active profile: ``python -m lib.mnist.grid``."""
-    config = OptimizerGridConfig.for_profile()
+def main(argv: list[str] | None = None) -> int:
+    """Train (or load) the grid of a profile: ``python -m lib.mnist.grid [--profile quick]``."""
+    parser = argparse.ArgumentParser(
+        prog="python -m lib.mnist.grid",
+        description="Train the optimizer grid of homework §2 (OptimizerGridConfig in "
+        "lib/config.py), or load the runs already stored under results/ ($RESULTS_DIR). "
+        "An interrupted grid resumes from the runs it stored.",
+    )
+    parser.add_argument(
+        "--profile",
+        choices=PROFILES,
+        default=None,
+        help="settings to run (default: $BOOK_PROFILE, else full)",
+    )
+    args = parser.parse_args(argv)
+    config = OptimizerGridConfig.for_profile(args.profile)
     start = time.perf_counter()
-    results = run_grid(config)
+    try:
+        results = run_grid(config)
+    except KeyboardInterrupt:
+        return 130  # Progress said what is stored
+    except OSError as error:
+        print(f"lib.mnist.grid: {error}", file=sys.stderr)
+        return 1
     diverged = [f"{r.optimizer} lr={r.lr!r} seed={r.seed}" for r in results if r.diverged]
     print(
         f"{len(results)} runs ready in {time.perf_counter() - start:.0f} s "
         f"(training time {sum(sum(r.epoch_time) for r in results):.0f} s summed over runs); "
         f"diverged: {', '.join(diverged) or 'none'}"
     )
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
