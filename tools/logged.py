@@ -4,7 +4,8 @@
 The terminal shows what a person waits for or must act on: the experiments' progress lines
 (``[optimizers] 12/54 runs, …``), the pages being executed, warnings and errors, and the build's
 last word. The rest (the kernel's start-up notices, LaTeX's pages of log) goes to ``LOG`` only.
-When the command fails, the log's last lines follow, so the traceback is on screen. The exit
+When the command fails, the failing notebook cell with its traceback and the log's last lines
+follow. The exit
 status is the command's.
 """
 
@@ -24,7 +25,9 @@ SHOWN = re.compile(
     r"|build succeeded|build finished|Finished generating|[Oo]utput written on|^build check"
 )
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
-TAIL_LINES = 60  # of the log, printed when the command fails
+TAIL_LINES = 30  # of the log, printed when the command fails
+CELL_ERROR = "An error occurred while executing the following cell"  # nbclient's words
+CELL_LINES = 80  # of the failing cell and its traceback, printed before the tail
 
 
 def main(argv: list[str]) -> int:
@@ -52,6 +55,11 @@ def main(argv: list[str]) -> int:
             return 130
         status = process.wait()
     if status:
+        text = log.read_text(encoding="utf-8", errors="replace")
+        cell = text.find(CELL_ERROR)
+        if cell >= 0:  # a notebook's failing cell and its traceback, before Sphinx's own
+            lines = ANSI.sub("", text[cell:]).splitlines()[:CELL_LINES]
+            print(f"--- a cell failed (from {log}):", *lines, sep="\n", file=sys.stderr)
         print(f"--- failed (exit {status}); the last lines of {log}:", file=sys.stderr)
         print("".join(tail), end="", file=sys.stderr)
     else:
