@@ -13,7 +13,7 @@ else
 endif
 PYTHON := $(BIN)python
 STAMP := $(ENV_DIR)/.minimax-gan-optimizers-installed
-TEX_PACKAGES := texlive-latex-recommended texlive-latex-extra texlive-fonts-recommended texlive-xetex latexmk fonts-freefont-otf tex-gyre
+TEX_PACKAGES := texlive-latex-recommended texlive-latex-extra texlive-fonts-recommended texlive-xetex latexmk fonts-freefont-otf fonts-dejavu-core tex-gyre
 JB_FLAGS ?= -W --keep-going
 # The hand-in's own build folder (its PDF: $(HANDIN_DIR)/_build/latex/).
 HANDIN_DIR := book/_build/handin

@@ -174,6 +174,15 @@ def test_buildcheck_finds_numbers_of_the_hand_in_that_the_book_lacks():
     assert buildcheck.numbers_missing_from("97.96 ± 0.08, 1.2.3", book) == ["97.96"]
 
 
+def test_buildcheck_finds_blank_pages_and_wrapped_code_lines():
+    pages = ["Title\n", "   \n", "    x = long_call(a,\n    ↪ b)\n", "end"]
+    assert buildcheck.layout_faults("\f".join(pages) + "\f") == [
+        "page 2 is blank",
+        "1 code lines wrap, e.g. '↪ b)'",
+    ]
+    assert buildcheck.layout_faults("\f".join([pages[0], pages[3]]) + "\f") == []
+
+
 def test_every_notebook_of_the_hand_in_is_in_the_full_book_and_no_beyond_page_is_graded():
     def files(toc):
         data = yaml.safe_load((ROOT / "book" / toc).read_text())

@@ -6,7 +6,8 @@ the PDF exists once the LaTeX run returns, and place the PDF beside the HTML pag
 footer of every page links to it (``html: extra_footer`` in ``book/_config.yml``).
 
 ``handin`` checks the hand-in (``make handin``, built into ``book/_build/handin``): its PDF
-exists, its page count is printed (and held to :data:`HANDIN_MAX_PAGES` in the full profile), and,
+exists, its page count is printed (and held to :data:`HANDIN_MAX_PAGES` in the full profile), it
+has no blank page and no wrapped code line, and,
 when the full book's PDF was built from the same code in the same profile, every decimal number
 of the hand-in's text also appears in the book's, so that the two builds did not compute
 different numbers.
@@ -25,7 +26,8 @@ from lib.config import active_profile, repo_root
 
 PDF_IN_HTML = "report.pdf"  # the name the pages' footer links to
 HANDIN = Path("handin/_build")  # the hand-in's build, relative to the book's build folder
-HANDIN_MAX_PAGES = 25  # what the course's graders are asked to read, at most
+HANDIN_MAX_PAGES = 20  # what the course's graders are asked to read, at most
+WRAP_MARK = "↪"  # Sphinx's LaTeX mark where a code line continues on the next line
 DECIMAL = re.compile(r"(?<![\d.])\d+\.\d+(?![\d.])")  # 0.5, 97.97, not 1.2.3 or page numbers
 
 
@@ -75,6 +77,17 @@ def build_inputs(folder: Path) -> dict | None:
         return None
 
 
+def layout_faults(text: str) -> list[str]:
+    """What a grader should not meet in a PDF's text (``pdftotext -layout``, pages separated by
+    form feeds): blank pages, and code lines wrapped onto the next line."""
+    pages = text.split("\f")[:-1] if text.endswith("\f") else text.split("\f")
+    faults = [f"page {n} is blank" for n, page in enumerate(pages, 1) if not page.strip()]
+    wrapped = [line.strip() for line in text.splitlines() if WRAP_MARK in line]
+    if wrapped:
+        faults.append(f"{len(wrapped)} code lines wrap, e.g. {wrapped[0][:60]!r}")
+    return faults
+
+
 def numbers_missing_from(handin_text: str, book_text: str) -> list[str]:
     """The decimal numbers of the hand-in's text that the full book's text lacks."""
     book = set(DECIMAL.findall(book_text))
@@ -90,6 +103,10 @@ def check_handin(build: Path) -> int:
     print(f"build check: hand-in {pdf}, {pages} pages")
     if pages > HANDIN_MAX_PAGES and active_profile() == "full":
         print(f"build check: the hand-in has more than {HANDIN_MAX_PAGES} pages", file=sys.stderr)
+        return 1
+    faults = layout_faults(pdf_text(pdf))
+    if faults:
+        print(f"build check: the hand-in's layout: {'; '.join(faults)}", file=sys.stderr)
         return 1
     try:
         book = built_pdf(build)

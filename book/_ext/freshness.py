@@ -65,9 +65,11 @@ def _outdated(app, env, added, changed, removed):
     previous = _last_clean_build(app)
     if previous == current:
         return []
-    changed_keys = sorted(k for k in current if previous is None or current[k] != previous.get(k))
-    logger.info("book inputs changed (%s): executing every page again", ", ".join(changed_keys))
-    return sorted(env.found_docs - added - changed - removed)
+    again = sorted(env.found_docs - added - changed - removed)
+    if again:  # not on a first build, which reads every page anyway
+        keys = [k for k in current if previous is None or current[k] != previous.get(k)]
+        logger.info("book inputs changed (%s): executing every page again", ", ".join(keys))
+    return again
 
 
 def _quick_note(app, doctree):

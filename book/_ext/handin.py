@@ -49,9 +49,10 @@ def _author() -> str:
     return os.environ.get("AUTHOR", "").strip()
 
 
-def _latex_author(app, config):
+def _latex_author(app):
     # Sphinx fills latex_documents from `author`; the tuple's fourth item is the title page's
-    # author and the PDF's metadata (`pdfauthor`).
+    # author and the PDF's metadata (`pdfauthor`). At builder-inited the root page is known.
+    config = app.config
     if _author():
         texescape.init()  # idempotent; the LaTeX builder calls it later
         author = texescape.escape(_author(), config.latex_engine)
@@ -64,7 +65,7 @@ def _html_author(app, pagename, templatename, context, doctree):
 
 
 def setup(app):
-    app.connect("config-inited", _latex_author)
+    app.connect("builder-inited", _latex_author)
     app.connect("html-page-context", _html_author)
     app.add_post_transform(DropHiddenInput)
     app.connect("missing-reference", _text_for_second_part)
