@@ -34,6 +34,7 @@ def fixture_repo(tmp_path):
         "book/_build/handin/_build/latex/report.pdf": "%PDF-1.5",
         "data/MNIST/raw/t.gz": "data",
         ".venv/bin/python": "",
+        "ee556_2021_hw2_Someone.pdf": "%PDF-1.5 an unpacked hand-in",
         "lib/__pycache__/x.cpython-311.pyc": "",
         "results/run.json": "{}",
     }

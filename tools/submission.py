@@ -153,6 +153,8 @@ def resolve_author(root: Path, author: str | None) -> str:
 
 
 def _excluded(path: Path) -> bool:
+    if len(path.parts) == 1 and path.name.startswith(ARCHIVE_TEMPLATE.split("{")[0]):
+        return True  # an archive or hand-in PDF unpacked here: the PDF goes in under its name
     return any(part in NEVER or part.endswith(".egg-info") for part in path.parts)
 
 
