@@ -10,11 +10,10 @@ from collections.abc import Iterable, Mapping
 
 import numpy as np
 
-from lib.gan.training import TrainingRun
+from lib.gan.training import METRICS, TrainingRun
 from lib.report import markdown_table
 from lib.stats import SeedStats, clearly_above, seed_stats
 
-METRICS = ("modes_covered", "high_quality", "w1", "objective", "lipschitz")
 PERFECT_SHARE = 1 - math.exp(-4.5)  # a 2-D Gaussian's mass within 3 std: a perfect generator's
 
 #: Published toy results: (method, paper key, target, modes covered, high-quality share, setting).
@@ -33,11 +32,9 @@ Summary = dict[str, SeedStats]
 
 def metrics_at(run: TrainingRun, k: int | None = None) -> dict:
     """The run's metrics at its last snapshot taken at or before iteration ``k`` (None: the end)."""
-    h = run.history
-    i = len(h.snapshot_iterations) - 1
-    if k is not None:
-        i = max(j for j, done in enumerate(h.snapshot_iterations) if done <= k)
-    return {name: getattr(h, name)[i] for name in METRICS}
+    done = run.history.snapshot_iterations
+    i = -1 if k is None else max(j for j, at in enumerate(done) if at <= k)
+    return run.history.metrics(i)
 
 
 def summarise(runs: Iterable[TrainingRun], k: int | None = None) -> Summary:
