@@ -23,7 +23,7 @@ import ot
 import torch
 
 from lib.gan.targets import GaussianMixture, RunStream
-from lib.stats import seed_stats
+from lib.stats import SeedStats, seed_stats
 
 HIGH_QUALITY_STDS = 3.0  # a sample is high-quality within this many std of its nearest mode
 
@@ -78,21 +78,10 @@ def plane_grid(box: tuple[float, float, float, float], resolution: int) -> torch
     return torch.stack([gx.reshape(-1), gy.reshape(-1)], dim=1)
 
 
-@dataclass(frozen=True)
-class NoiseFloor:
-    """W1 between two independent target samples of ``n`` points each, over ``repeats`` draws."""
-
-    mean: float
-    std: float
-    n: int
-    repeats: int
-
-
-def w1_noise_floor(target: GaussianMixture, n: int, repeats: int = 5, seed: int = 0) -> NoiseFloor:
-    """Mean ± std over ``repeats`` of the exact W1 between two independent ``n``-point samples of
-    ``target``: what a generator equal to the target scores with ``n`` evaluation samples."""
+def w1_noise_floor(target: GaussianMixture, n: int, repeats: int = 5, seed: int = 0) -> SeedStats:
+    """The exact W1 between two independent ``n``-point samples of ``target``, over ``repeats``
+    pairs: what a generator equal to the target scores with ``n`` evaluation samples."""
     stream = RunStream(seed)
     with stream.active():
         values = [wasserstein1(target.sample((n,)), target.sample((n,))) for _ in range(repeats)]
-    stats = seed_stats(values)
-    return NoiseFloor(stats.mean, stats.std, n, repeats)
+    return seed_stats(values)

@@ -39,8 +39,12 @@ class Summary:
     def std(self) -> float:
         return self.stats.std
 
+    def format(self) -> str:
+        """The final test accuracy in %, "mean ± sample std" ("no finished run" without one)."""
+        return self.stats.format(2, 100) if self.accuracies else "no finished run"
 
-def summarize(results: Sequence[RunResult]) -> dict[tuple[str, float], Summary]:
+
+def summarise(results: Sequence[RunResult]) -> dict[tuple[str, float], Summary]:
     """Group runs by (optimizer, learning rate), in the order they first appear."""
     groups: dict[tuple[str, float], list[RunResult]] = {}
     for result in results:
