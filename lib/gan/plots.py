@@ -31,18 +31,26 @@ def _draw(ax, run: TrainingRun, i: int, real: np.ndarray, contour: bool = True):
 
 
 def plot_snapshots(
-    run: TrainingRun, indices: list[int] | None = None, n_real: int = 1000, contour: bool = True
+    run: TrainingRun,
+    indices: list[int] | None = None,
+    n_real: int = 1000,
+    contour: bool = True,
+    columns: int = 3,
 ):
-    """Target vs generated samples at several snapshots (the base code's figure), critic shading."""
+    """Target vs generated samples at several snapshots (the base code's figure), critic shading,
+    ``columns`` panels a row (a third of the text width each, large enough to see a mode)."""
     h = run.history
     if indices is None:
         indices = sorted(set(np.linspace(0, len(h.samples) - 1, 6).round().astype(int).tolist()))
     real = _real_samples(run, n_real)
-    fig, axes = plt.subplots(1, len(indices), figsize=(2.6 * len(indices), 2.8))
-    for ax, i in zip(np.atleast_1d(axes), indices):
+    rows = -(-len(indices) // columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(2.6 * columns, 2.7 * rows), squeeze=False)
+    for ax in axes.flat[len(indices) :]:
+        ax.remove()
+    for ax, i in zip(axes.flat, indices):
         _draw(ax, run, i, real, contour)
         ax.set_title(f"k = {h.snapshot_iterations[i]}", fontsize=9)
-    np.atleast_1d(axes)[0].legend(loc="lower left", fontsize=7, markerscale=3)
+    axes.flat[0].legend(loc="lower left", fontsize=7, markerscale=3)
     fig.tight_layout()
     return fig
 
