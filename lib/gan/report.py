@@ -30,19 +30,11 @@ PUBLISHED = (
 MetricStats = dict[str, SeedStats]  # each metric's statistics over the seeds of a setting
 
 
-def metrics_at(run: TrainingRun, k: int | None = None) -> dict:
-    """The run's metrics at its last snapshot taken at or before iteration ``k`` (None: the end)."""
-    done = run.history.snapshot_iterations
-    i = -1 if k is None else max(j for j, at in enumerate(done) if at <= k)
-    return run.history.metrics(i)
-
-
-def summarise(runs: Iterable[TrainingRun], k: int | None = None) -> MetricStats:
-    """Each metric's seed statistics over ``runs`` (at iteration ``k``, or at the end)."""
+def summarise(runs: Iterable[TrainingRun]) -> MetricStats:
+    """Each metric's seed statistics over ``runs``, at their last snapshots."""
     runs = list(runs)
-    values = [metrics_at(run, k) for run in runs]
     diverged = [run.history.diverged for run in runs]
-    return {name: seed_stats([v[name] for v in values], diverged) for name in METRICS}
+    return {name: seed_stats([run.final[name] for run in runs], diverged) for name in METRICS}
 
 
 def summarise_study(runs: Mapping[tuple[str, str, int], TrainingRun]) -> dict[tuple, MetricStats]:
