@@ -19,9 +19,8 @@ power-iteration step
           \\hat\\sigma(W) = u^\\top W v,
 
 and rewrites the weight in place, ``W ← W / σ̂``. The weight changes little between two critic
-steps, so one step per call keeps ``u`` on the top singular vector (the paper's argument). The
-products are written with ``@`` and ``.mT``, which act on every run of the leading axis at once;
-``u`` is kept as a column, shape (R, out, 1). The generator's layers have no ``u``.
+steps, so one step per call keeps ``u`` on the top singular vector (the paper's argument). ``@``
+and ``.mT`` act on every run at once, ``u`` being a column (R, out, 1); the generator has none.
 """
 
 from __future__ import annotations
@@ -68,8 +67,7 @@ class Linear(nn.Module):
 
 
 def _layers(runs: int, dims: list[int], power_vector: bool = False) -> nn.ModuleList:
-    pairs = itertools.pairwise(dims)
-    return nn.ModuleList(Linear(runs, a, b, power_vector) for a, b in pairs)
+    return nn.ModuleList(Linear(runs, a, b, power_vector) for a, b in itertools.pairwise(dims))
 
 
 class Generator(nn.Module):

@@ -25,13 +25,8 @@ from lib.progress import Progress
 from lib.runtime import parallel_map
 
 #: The modules whose source computes a run: editing one trains the stored runs again.
-RUN_CODE = (
-    "lib.gan.networks",
-    "lib.gan.targets",
-    "lib.gan.training",
-    "lib.gan.metrics",
-    "lib.runtime",
-)
+RUN_CODE = ("lib.gan.networks", "lib.gan.targets", "lib.gan.training", "lib.gan.metrics",
+            "lib.runtime")  # fmt: skip
 SPEED_SETTINGS = ("num_threads",)  # change how fast a run trains, not what it computes
 
 
