@@ -11,6 +11,7 @@ import torch
 import lib.gan.training as training
 from lib.gan.config import GANConfig
 from lib.gan.networks import DualVariable, reset_runs
+from lib.gan.plots import plot_snapshots
 from lib.gan.training import gradient_penalty, spectral_regularisation, train_stack, train_wgan
 
 BASE = GANConfig(iterations=30, snapshot_every=10, eval_samples=100, batch_size=50)
@@ -225,3 +226,11 @@ def test_the_steps_leave_each_gradient_laid_out_like_its_parameter(method):
     training.generator_step(generator, critic, opt_g, noise)
     for p in (*critic.parameters(), *generator.parameters()):
         assert _layout(p.grad) == _layout(p)
+
+
+def test_the_snapshot_figure_has_at_most_three_panels_a_row():
+    run = train_wgan(BASE)  # snapshots after 0, 10, 20 and 30 iterations
+    fig = plot_snapshots(run, n_real=50)
+    rows = sorted({round(ax.get_position().y0, 3) for ax in fig.axes})
+    assert len(fig.axes) == 4 and len(rows) == 2
+    assert [ax.get_title() for ax in fig.axes] == [f"k = {k}" for k in (0, 10, 20, 30)]
