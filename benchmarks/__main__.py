@@ -1,7 +1,7 @@
 """Command line: ``python -m benchmarks [--profile P] [--only SECTION ...] [--output PATH]``.
 
-Runs the benchmarks (all of them, or those ``--only`` names), prints the summary table and writes
-the results, measured in this one run, to the JSON file the performance page reads.
+Runs the benchmarks (all of them, or those ``--only`` names), prints the summary table (Markdown)
+and writes the results, measured in this one run, to the JSON file the performance page reads.
 """
 
 from __future__ import annotations
@@ -9,8 +9,9 @@ from __future__ import annotations
 import argparse
 
 from benchmarks.measurements import SECTIONS, run_benchmarks
-from benchmarks.results import HEADERS, default_path, format_table, save_results, summary_rows
+from benchmarks.results import HEADERS, default_path, save_results, summary_rows
 from lib.config import PROFILES
+from lib.report import markdown_table
 
 
 def main(argv=None) -> None:
@@ -21,7 +22,7 @@ def main(argv=None) -> None:
     args = parser.parse_args(argv)
     results = run_benchmarks(args.profile, args.only or SECTIONS)
     path = save_results(results, args.output)
-    print(format_table(HEADERS, summary_rows(results)))
+    print(markdown_table(HEADERS, summary_rows(results)))
     print(f"\nResults written to {path}")
 
 

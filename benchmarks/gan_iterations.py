@@ -23,18 +23,6 @@ STACK_SIZES = (1, 3, 15)  # runs per stack measured (1: a run alone)
 RATE_EVAL_SAMPLES = 100  # samples per snapshot in the timings that measure iteration rates
 
 
-def rate_from_two_lengths(n1: int, t1: float, n2: int, t2: float) -> tuple[float, float]:
-    """Iterations per second and fixed seconds of ``t(n) = fixed + n / rate`` through two points."""
-    rate = (n2 - n1) / (t2 - t1)
-    return rate, max(t1 - n1 / rate, 0.0)
-
-
-def snapshots_in_run(iterations: int, snapshot_every: int) -> int:
-    """Snapshots one run takes: the initial one, every ``snapshot_every``-th iteration before the
-    last, and the final one."""
-    return (iterations - 1) // snapshot_every + 2
-
-
 def measure_gan(
     lipschitz: str, config: BenchmarkConfig, stack_sizes: tuple[int, ...] = STACK_SIZES
 ) -> dict:
@@ -49,20 +37,15 @@ def measure_gan(
 
     per_run, lengths = {}, {}
     with cpu_threads(config.threads):
-        for size in stack_sizes:
-            timings = {n1: [], n2: []}
-            for _ in range(
-                config.repeats
-            ):  # alternating lengths; the fastest is the least disturbed
-                for n in (n1, n2):
-                    timings[n].append(seconds(n, size))
-            t1, t2 = min(timings[n1]), min(timings[n2])
-            rate, _ = rate_from_two_lengths(n1, t1, n2, t2)
-            per_run[str(size)], lengths[str(size)] = size * rate, [t1, t2]
+        for size in stack_sizes:  # the lengths alternate; the fastest is the least disturbed
+            timings = [(seconds(n1, size), seconds(n2, size)) for _ in range(config.repeats)]
+            t1, t2 = (min(column) for column in zip(*timings))
+            per_run[str(size)], lengths[str(size)] = size * (n2 - n1) / (t2 - t1), [t1, t2]
         alone = per_run[str(stack_sizes[0])]
         with_snapshots = min(seconds(n1, 1, eval_samples) for _ in range(config.repeats))
-    snapshot = max(with_snapshots - n1 / alone, 0.0) / 2
-    snapshots = snapshots_in_run(homework.iterations, homework.snapshot_every)
+    snapshot = max(with_snapshots - n1 / alone, 0.0) / 2  # a run of n1 takes two snapshots
+    # the initial snapshot, one every snapshot_every iterations before the last, the final one
+    snapshots = (homework.iterations - 1) // homework.snapshot_every + 2
     return {
         "lipschitz": lipschitz,
         "iterations_per_second": alone,

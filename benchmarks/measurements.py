@@ -22,6 +22,7 @@ import sys
 import tempfile
 import time
 from datetime import datetime, timezone
+from importlib import import_module
 
 import torch
 import torch.nn.functional as F
@@ -61,8 +62,7 @@ STEP_LR = 1e-3  # small enough that thousands of steps on fixed gradients stay f
 PART_BATCHES = 100  # minibatches of the epoch slice that times a whole training step alone
 
 
-# --------------------------------------------------------------------------------------------
-# One epoch
+# One epoch ----------------------------------------------------------------------------------------
 
 
 def base_code_loader(train_size: int | None, batch_size: int) -> DataLoader:
@@ -143,8 +143,7 @@ def measure_epoch(config: BenchmarkConfig, grid: OptimizerGridConfig, device: to
     }
 
 
-# --------------------------------------------------------------------------------------------
-# Optimizer steps
+# Optimizer steps ----------------------------------------------------------------------------------
 
 
 def torch_counterpart(name: str, params, hyper: dict, fused: bool | None) -> torch.optim.Optimizer:
@@ -173,17 +172,6 @@ def torch_counterpart(name: str, params, hyper: dict, fused: bool | None) -> tor
     raise KeyError(name)
 
 
-def step_contenders(name: str) -> dict[str, dict]:
-    """The contenders for optimizer ``name``: label → how to build it (``ours``: our class with
-    these keyword arguments; ``torch``: torch's counterpart with this ``fused``)."""
-    contenders = {"ours": {"ours": {}}, "torch": {"torch": None}}
-    if OPTIMIZER_CLASSES[name].supports_fused:
-        contenders["ours_fused"] = {"ours": {"fused": True}}
-    if name != "RMSProp":
-        contenders["torch_fused"] = {"torch": True}
-    return contenders
-
-
 def measure_optimizer(
     name: str, config: BenchmarkConfig, grid: OptimizerGridConfig, device: torch.device
 ) -> dict:
@@ -193,16 +181,20 @@ def measure_optimizer(
     generator = torch.Generator().manual_seed(0)
     gradients = [torch.randn(p.shape, generator=generator).mul_(1e-2).to(device) for p in template]
     hyper = make_optimizer(name, [torch.zeros(1)], STEP_LR).defaults
+    builders = {  # label → the optimizer over given parameters
+        "ours": lambda params: make_optimizer(name, params, STEP_LR),
+        "torch": lambda params: torch_counterpart(name, params, hyper, None),
+    }
+    if OPTIMIZER_CLASSES[name].supports_fused:
+        builders["ours_fused"] = lambda params: make_optimizer(name, params, STEP_LR, fused=True)
+    if name != "RMSProp":  # torch's RMSprop has no fused step
+        builders["torch_fused"] = lambda params: torch_counterpart(name, params, hyper, True)
     steppers = {}
-    for label, how in step_contenders(name).items():
+    for label, build in builders.items():
         params = [p.clone().requires_grad_(True) for p in template]
         for p, g in zip(params, gradients):
             p.grad = g.clone()
-        optimizer = (
-            make_optimizer(name, params, STEP_LR, **how["ours"])
-            if "ours" in how
-            else torch_counterpart(name, params, hyper, how["torch"])
-        )
+        optimizer = build(params)
         for _ in range(3):  # creates the state, compiles a fused step, warms the kernels up
             optimizer.step()
         steppers[label] = lambda optimizer=optimizer: [
@@ -229,18 +221,14 @@ def measure_optimizers(
     return [measure_optimizer(name, config, grid, device) for name in grid.optimizers]
 
 
-# --------------------------------------------------------------------------------------------
-# The homework grid
+# The homework grid --------------------------------------------------------------------------------
 
 
-def homework_grid_config(
-    grid: OptimizerGridConfig, epochs: int | None = None
-) -> OptimizerGridConfig:
+def homework_grid_config(grid: OptimizerGridConfig, epochs=None) -> OptimizerGridConfig:
     """The timed grid: the homework's four optimizers with ``grid``'s rates, seeds, sizes and
     epochs (``epochs`` instead, when given and fewer)."""
-    return grid.replace(
-        optimizers=HOMEWORK_OPTIMIZERS, epochs=min(epochs or grid.epochs, grid.epochs)
-    )
+    epochs = min(epochs or grid.epochs, grid.epochs)
+    return grid.replace(optimizers=HOMEWORK_OPTIMIZERS, epochs=epochs)
 
 
 def grid_flops(grid: OptimizerGridConfig, train_size: int, test_size: int) -> int:
@@ -252,51 +240,37 @@ def grid_flops(grid: OptimizerGridConfig, train_size: int, test_size: int) -> in
     return runs * grid.epochs * per_epoch
 
 
-def step_parts(
-    timed: OptimizerGridConfig,
-    train: MNISTTensors,
-    config: BenchmarkConfig,
-    device: torch.device,
-) -> dict:
+def step_parts(timed: OptimizerGridConfig, train: MNISTTensors, config, device) -> dict:
     """Seconds per minibatch of the parts of a grid run's training step, each timed alone here:
     the whole step of each optimizer (:func:`train_epoch` over :data:`PART_BATCHES` minibatches),
     its optimizer step alone (fused where the grid's runs are, on fixed gradients), and the
     step's matrix products alone at the model's shapes (:func:`step_products`)."""
     steps = timed.epochs * math.ceil(len(train) / timed.batch_size)
-    n = PART_BATCHES * timed.batch_size
+    n, batch = PART_BATCHES * timed.batch_size, timed.batch_size
     part = MNISTTensors(train.images[:n], train.labels[:n]).to(device)
     generator = torch.Generator().manual_seed(0)
-    contenders = {}
+    contenders = {
+        "products": step_products(make_mlp(timed.hidden_dim), batch, PART_BATCHES, device)
+    }
     for name in timed.optimizers:
         fused = OPTIMIZER_CLASSES[name].supports_fused and steps >= FUSED_MIN_STEPS
         kwargs = {"fused": True} if fused else {}
         model = make_mlp(timed.hidden_dim).to(device)
         opt = make_optimizer(name, model.parameters(), STEP_LR, **kwargs)
-        contenders[name] = lambda m=model, o=opt: train_epoch(
-            m, o, part, timed.batch_size, generator
-        )
+        contenders[name] = lambda m=model, o=opt: train_epoch(m, o, part, batch, generator)
         fixed = make_mlp(timed.hidden_dim).to(device)
         for p in fixed.parameters():
             p.grad = torch.randn(p.shape, generator=generator).mul_(1e-2).to(device)
         stepper = make_optimizer(name, fixed.parameters(), STEP_LR, **kwargs)
         contenders[f"{name} optimizer"] = lambda o=stepper: [o.step() for _ in range(PART_BATCHES)]
-    contenders["products"] = step_products(
-        make_mlp(timed.hidden_dim), timed.batch_size, PART_BATCHES, device
-    )
     for fn in contenders.values():  # creates the states, compiles the fused steps
         fn()
     seconds = fastest(interleaved(contenders, config.repeats, device))
-    return {
-        "steps_per_run": steps,
-        "products": seconds.pop("products") / PART_BATCHES,
-        **{
-            name: {
-                "step": seconds[name] / PART_BATCHES,
-                "optimizer": seconds[f"{name} optimizer"] / PART_BATCHES,
-            }
-            for name in timed.optimizers
-        },
-    }
+    per_batch = {k: v / PART_BATCHES for k, v in seconds.items()}
+    parts = {"steps_per_run": steps, "products": per_batch["products"]}
+    for name in timed.optimizers:
+        parts[name] = {"step": per_batch[name], "optimizer": per_batch[f"{name} optimizer"]}
+    return parts
 
 
 def measure_grid(config: BenchmarkConfig, grid: OptimizerGridConfig, device: torch.device) -> dict:
@@ -378,8 +352,7 @@ def measure_chapters(profile: str) -> dict[str, float]:
     return seconds
 
 
-# --------------------------------------------------------------------------------------------
-# All of them
+# All of them --------------------------------------------------------------------------------------
 
 
 def run_benchmarks(
@@ -395,7 +368,8 @@ def run_benchmarks(
         "mnist_epoch": lambda: measure_epoch(config, grid, device),
         "optimizer_step": lambda: measure_optimizers(config, grid, device),
         "homework_grid": lambda: measure_grid(config, grid, device),
-        "gan": lambda: _measure_gans(config),
+        # the GAN code is imported only when asked
+        "gan": lambda: import_module("benchmarks.gan_iterations").measure_gans(config),
         "chapters": lambda: measure_chapters(profile),
     }
     results = {
@@ -410,12 +384,6 @@ def run_benchmarks(
             results["measured_at"][name] = _now()
             results[name] = measures[name]()
     return results
-
-
-def _measure_gans(config: BenchmarkConfig) -> list[dict]:
-    from benchmarks.gan_iterations import measure_gans  # imports the GAN code only when asked
-
-    return measure_gans(config)
 
 
 def _now() -> str:

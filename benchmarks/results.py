@@ -56,10 +56,6 @@ def format_seconds(seconds: float) -> str:
     return f"{minutes} min {rest:02d} s"
 
 
-def _verdict(ok: bool) -> str:
-    return "yes" if ok else "NO"
-
-
 def _epoch_rows(epoch: dict) -> list[tuple]:
     s, target = epoch["seconds"], epoch["target_speedup_vs_dataloader"]
     return [
@@ -68,7 +64,7 @@ def _epoch_rows(epoch: dict) -> list[tuple]:
             f"{format_seconds(s['project'])} vs {format_seconds(s['dataloader'])}",
             f"{epoch['speedup_vs_dataloader']:.2f}× faster",
             f"≥ {target:g}×",
-            _verdict(epoch["speedup_vs_dataloader"] >= target),
+            "yes" if epoch["speedup_vs_dataloader"] >= target else "NO",
         ),
         (
             f"MNIST epoch: vs its arithmetic limit ({epoch['matmul_gflops']:.0f} GFLOP/s)",
@@ -90,7 +86,7 @@ def _step_row(entry: dict) -> tuple:
         f"{format_seconds(step[ours])} vs {format_seconds(step[theirs])}",
         f"{entry['ratio']:.2f}× (loop {step['ours'] / step[theirs]:.2f}×)",
         f"≤ {entry['target']:g}×",
-        _verdict(entry["ratio"] <= entry["target"]),
+        "yes" if entry["ratio"] <= entry["target"] else "NO",
     )
 
 
@@ -104,7 +100,7 @@ def _grid_row(grid: dict) -> tuple:
         f"{format_seconds(grid['wall_seconds'])} vs {format_seconds(grid['limit_seconds'])}",
         f"{grid['ratio_to_limit']:.2f}× the limit",
         f"≤ {target:g}×",
-        _verdict(grid["ratio_to_limit"] <= target),
+        "yes" if grid["ratio_to_limit"] <= target else "NO",
     )
 
 
@@ -134,19 +130,7 @@ def summary_rows(results: dict) -> list[tuple[str, str, str, str, str]]:
     return rows
 
 
-def format_table(headers, rows) -> str:
-    """A plain-text table with aligned columns, a rule under the headers."""
-    table = [tuple(str(cell) for cell in headers)] + [tuple(str(c) for c in row) for row in rows]
-    widths = [max(len(row[i]) for row in table) for i in range(len(table[0]))]
-    lines = [
-        "  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in table
-    ]
-    lines.insert(1, "  ".join("-" * width for width in widths))
-    return "\n".join(lines)
-
-
-# --------------------------------------------------------------------------------------------
-# What the performance page quotes
+# What the performance page quotes -----------------------------------------------------------------
 
 
 def epoch_figures(results: dict) -> dict[str, float]:

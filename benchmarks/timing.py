@@ -134,11 +134,10 @@ def cpu_model() -> str:
 
 def describe(device: torch.device, threads: int) -> dict:
     """The facts a reader needs to compare two result files."""
+    name = torch.cuda.get_device_name(device) if device.type == "cuda" else cpu_model()
     return {
         "device": str(device),
-        "device_name": (
-            torch.cuda.get_device_name(device) if device.type == "cuda" else cpu_model()
-        ),
+        "device_name": name,
         "cpu_cores": os.cpu_count(),
         "torch_threads": threads,
         "torch": torch.__version__,

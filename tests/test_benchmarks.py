@@ -19,7 +19,6 @@ from benchmarks.measurements import (
 )
 from benchmarks.results import (
     epoch_figures,
-    format_table,
     grid_breakdown_rows,
     grid_figures,
     optimizer_figures,
@@ -190,12 +189,6 @@ def test_summary_rows_verdicts():
     )
     assert rows["Chapter optimizers, executed from an empty cache"][1] == "10 min 10 s"
     assert summary_rows({}) == []
-    assert format_table(("Figure", "Value"), [("a", "1"), ("longer", "22")]).splitlines() == [
-        "Figure  Value",
-        "------  -----",
-        "a       1",
-        "longer  22",
-    ]
 
 
 def test_command_line_measures_writes_and_prints(tmp_path, capsys, monkeypatch):

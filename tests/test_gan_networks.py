@@ -30,22 +30,24 @@ def test_a_run_is_initialised_from_its_own_seed_whatever_its_neighbours():
 def test_power_iteration_estimate_converges_to_the_exact_norm_by_svd():
     torch.manual_seed(0)
     weight = torch.randn(4, 30, 6, dtype=torch.float64)
-    u = torch.nn.functional.normalize(torch.randn(4, 30, dtype=torch.float64), dim=1)
+    u = torch.nn.functional.normalize(torch.randn(4, 30, 1, dtype=torch.float64), dim=1)
     sigma = power_iteration(weight, u, n_steps=200)
-    torch.testing.assert_close(sigma, torch.linalg.matrix_norm(weight, ord=2))
+    torch.testing.assert_close(sigma.flatten(), torch.linalg.matrix_norm(weight, ord=2))
+    left = torch.linalg.svd(weight).U[:, :, :1]  # the top left singular vectors, up to sign
+    torch.testing.assert_close((u * left).sum(dim=1).abs(), torch.ones(4, 1, dtype=torch.float64))
 
 
 def test_power_iteration_follows_torch_spectral_norm_from_the_same_u():
     torch.manual_seed(1)
     layer = spectral_norm(torch.nn.Linear(6, 9), n_power_iterations=1)
     param = layer.parametrizations.weight[0]
-    u = param._u.clone()[None]
+    u = param._u.clone()[None, :, None]
     weight = layer.parametrizations.weight.original.detach()[None]
     for _ in range(5):
         layer.train()
         torch_weight = layer.weight  # runs one power step, then W / σ̂
         sigma = power_iteration(weight, u)
-        torch.testing.assert_close(u[0], param._u)
+        torch.testing.assert_close(u[0, :, 0], param._u)
         torch.testing.assert_close(weight[0] / sigma[0], torch_weight.detach())
 
 
@@ -60,6 +62,8 @@ def test_spectral_normalisation_gives_every_weight_norm_one_by_svd():
     torch.testing.assert_close(exact, torch.ones(3, 2), atol=1e-4, rtol=0)
     assert [n for n, _ in critic.named_buffers()] == [f"layers.{i}.u" for i in range(3)]
     assert all("u" not in n for n, _ in critic.named_parameters())
+    generator = Generator(runs=2, depth=2)
+    assert list(generator.buffers()) == [] and "u" not in str(list(generator.state_dict()))
 
 
 def test_weight_clipping_clamps_every_parameter():

@@ -11,6 +11,7 @@ import torch
 import lib.gan.training as training
 from lib.gan.config import GANConfig
 from lib.gan.networks import DualVariable, reset_runs
+from lib.gan.plots import plot_snapshots
 from lib.gan.training import gradient_penalty, spectral_regularisation, train_stack, train_wgan
 
 BASE = GANConfig(iterations=30, snapshot_every=10, eval_samples=100, batch_size=50)
@@ -103,6 +104,18 @@ def test_generator_steps_only_every_n_critic_iterations():
     assert not torch.equal(p[3], p[4])
 
 
+def test_learning_rates_decay_linearly_to_zero_with_lr_decay(monkeypatch):
+    rates, step = [], training.generator_step
+
+    def spy(generator, critic, optimizer, noise):  # the rate each generator step uses
+        rates.append(optimizer.param_groups[0]["lr"])
+        step(generator, critic, optimizer, noise)
+
+    monkeypatch.setattr(training, "generator_step", spy)
+    train_wgan(BASE.replace(iterations=20, n_critic=1, lr=2.0, lr_decay=True))
+    torch.testing.assert_close(rates, [2.0 * (1 - k / 20) for k in range(20)])
+
+
 def test_a_nan_run_is_recorded_as_diverged_and_its_stack_mates_go_on_as_alone(monkeypatch):
     draw_block = training.draw_block
 
@@ -136,48 +149,88 @@ def test_a_non_finite_snapshot_ends_the_run_as_diverged():
     assert run.history.snapshot_iterations[-1] == run.history.diverged_at
 
 
+def _plain(stacked):
+    """Run 0 of a stacked network as an ``nn.Sequential`` of ``nn.Linear`` and ``nn.ReLU``."""
+    layers = []
+    for layer in stacked.layers:
+        linear = torch.nn.Linear(layer.weight.shape[2], layer.weight.shape[1]).double()
+        with torch.no_grad():
+            linear.weight.copy_(layer.weight[0])
+            linear.bias.copy_(layer.bias[0])
+        layers += [linear, torch.nn.ReLU()]
+    return torch.nn.Sequential(*layers[:-1])
+
+
 @pytest.mark.parametrize("fused", [True, False])
-def test_training_steps_equal_plain_torch_modules_trained_by_backward(fused):
+@pytest.mark.parametrize("method", ["gradient_penalty", "weight_clipping"])
+def test_training_steps_equal_plain_torch_modules_trained_by_backward(method, fused):
     """Critic and generator steps of the trainer against ``nn.Linear`` networks trained the plain
     way (``loss.backward()``, ``torch.optim.Adam``): an oracle that shares neither the run axis
-    nor the trainer's gradient handling. Fused Adam reads a non-contiguous gradient (autograd's
-    for a weight used transposed) as if laid out like the parameter; this catches that."""
-    config = GANConfig(lipschitz="gradient_penalty", gp_weight=0.5, depth=2, hidden_dim=6)
+    nor the trainer's code. Fused Adam reads a non-contiguous gradient (autograd's for a weight
+    used transposed) as if laid out like the parameter; this catches one reaching it (the
+    clipped critic's loss has no penalty, whose gradient would add a contiguous one)."""
+    config = GANConfig(lipschitz=method, gp_weight=0.5, clip=0.3, depth=2, hidden_dim=6)
     generator, critic = training.build_networks([config], torch.float64)
-
-    def plain(stacked):
-        layers = []
-        for layer in stacked.layers:
-            linear = torch.nn.Linear(layer.weight.shape[2], layer.weight.shape[1]).double()
-            with torch.no_grad():
-                linear.weight.copy_(layer.weight[0])
-                linear.bias.copy_(layer.bias[0])
-            layers += [linear, torch.nn.ReLU()]
-        return torch.nn.Sequential(*layers[:-1])
-
-    ref_g, ref_d = plain(generator), plain(critic)
+    ref_g, ref_d = _plain(generator), _plain(critic)
     adam = dict(lr=1e-2, betas=(0.0, 0.9))
     opt_g = torch.optim.Adam(generator.parameters(), fused=fused, **adam)
     opt_d = torch.optim.Adam(critic.parameters(), fused=fused, **adam)
     ref_opt_g, ref_opt_d = (torch.optim.Adam(m.parameters(), **adam) for m in (ref_g, ref_d))
-    alive = torch.ones(1, dtype=torch.bool)
     torch.manual_seed(0)
     for _ in range(3):
         real, noise = torch.randn(40, 2).double(), torch.randn(40, 2).double()
         mix = torch.rand(40, 1).double()
         with torch.no_grad():
             fake = generator(noise[None])[0]
-        training.critic_step(critic, opt_d, real[None], fake[None], mix[None], config, alive)
+        training.critic_step(critic, opt_d, real[None], fake[None], mix[None], config)
         mixed = (mix * real + (1 - mix) * fake).requires_grad_(True)
         (slope,) = torch.autograd.grad(ref_d(mixed).sum(), mixed, create_graph=True)
         penalty = config.gp_weight * ((slope.norm(dim=1) - 1) ** 2).mean()
         ref_opt_d.zero_grad()
-        (ref_d(fake).mean() - ref_d(real).mean() + penalty).backward()
+        (
+            ref_d(fake).mean() - ref_d(real).mean() + penalty * (method == "gradient_penalty")
+        ).backward()
         ref_opt_d.step()
-        training.generator_step(generator, critic, opt_g, noise[None], alive)
+        if method == "weight_clipping":
+            with torch.no_grad():
+                for p in ref_d.parameters():
+                    p.clamp_(-config.clip, config.clip)
+        training.generator_step(generator, critic, opt_g, noise[None])
         ref_opt_g.zero_grad()
         (-ref_d(ref_g(noise)).mean()).backward()
         ref_opt_g.step()
     for stacked, ref in ((generator, ref_g), (critic, ref_d)):
         ours = [p[0] for layer in stacked.layers for p in (layer.weight, layer.bias)]
         torch.testing.assert_close(ours, list(ref.parameters()))
+
+
+def _layout(t: torch.Tensor) -> list[int]:
+    """The strides of the axes longer than one (a stride along an axis of one is never used)."""
+    return [stride for stride, n in zip(t.stride(), t.shape) if n > 1]
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_the_steps_leave_each_gradient_laid_out_like_its_parameter(method):
+    """What fused Adam needs (torch 2.14's CPU kernel reads ``.grad`` with the parameter's
+    strides): ``backward`` fills ``.grad`` so, where ``torch.autograd.grad`` returns the weight's
+    gradient transposed, as the weight enters ``baddbmm`` as ``W.mT``."""
+    config = BASE.replace(lipschitz=method, **METHODS[method]).replace(depth=2, hidden_dim=6)
+    generator, critic = training.build_networks([config, config.replace(seed=2)], torch.float64)
+    opt_d, opt_g = (torch.optim.Adam(m.parameters(), fused=True) for m in (critic, generator))
+    real, noise, mix = torch.randn(2, 40, 2).double(), torch.randn(2, 40, 2), torch.rand(2, 40, 1)
+    noise, mix = noise.double(), mix.double()
+    weight = critic.layers[0].weight
+    (transposed,) = torch.autograd.grad(critic(real).sum(), weight)
+    assert _layout(transposed) != _layout(weight)  # the case the test is about arises
+    training.critic_step(critic, opt_d, real, generator(noise).detach(), mix, config)
+    training.generator_step(generator, critic, opt_g, noise)
+    for p in (*critic.parameters(), *generator.parameters()):
+        assert _layout(p.grad) == _layout(p)
+
+
+def test_the_snapshot_figure_has_at_most_three_panels_a_row():
+    run = train_wgan(BASE)  # snapshots after 0, 10, 20 and 30 iterations
+    fig = plot_snapshots(run, n_real=50)
+    rows = sorted({round(ax.get_position().y0, 3) for ax in fig.axes})
+    assert len(fig.axes) == 4 and len(rows) == 2
+    assert [ax.get_title() for ax in fig.axes] == [f"k = {k}" for k in (0, 10, 20, 30)]

@@ -7,7 +7,6 @@ import pytest
 import torch
 
 from lib.mnist.report import (
-    Summary,
     accuracy_table,
     describe_ranking,
     gap,
@@ -27,20 +26,15 @@ HYPER = {
 }
 
 
-def summary(name, lr, *accuracies, diverged=0):
-    return Summary(name, lr, SeedStats(tuple(accuracies), diverged))
-
-
 @pytest.fixture
 def summaries():
-    runs = [
-        summary("A", 0.1, 0.90, 0.92, 0.94),  # mean .92, std .02
-        summary("B", 0.1, 0.89, 0.90, 0.91),  # mean .90, std .01: within A's spread
-        summary("C", 0.1, 0.50, 0.51, 0.52),  # far below
-        summary("D", 0.1, 0.99),  # one seed: its spread is unknown
-        summary("E", 0.1, diverged=3),
-    ]
-    return {(s.optimizer, s.lr): s for s in runs}
+    return {
+        ("A", 0.1): SeedStats((0.90, 0.92, 0.94)),  # mean .92, std .02
+        ("B", 0.1): SeedStats((0.89, 0.90, 0.91)),  # mean .90, std .01: within A's spread
+        ("C", 0.1): SeedStats((0.50, 0.51, 0.52)),  # far below
+        ("D", 0.1): SeedStats((0.99,)),  # one seed: its spread is unknown
+        ("E", 0.1): SeedStats((), diverged=3),
+    }
 
 
 def test_gap_ranks_only_beyond_the_spread(summaries):
@@ -57,7 +51,7 @@ def test_gap_ranks_only_beyond_the_spread(summaries):
 
 def test_smallest_gap_picks_the_closest_pair(summaries):
     closest = smallest_gap(summaries, ("A", "B"), ("C",), 0.1)
-    assert closest.higher.optimizer == "B" and math.isclose(closest.points, 39.0)
+    assert closest.higher is summaries[("B", 0.1)] and math.isclose(closest.points, 39.0)
 
 
 def test_tied_with_best_and_the_table_bold_the_same_cells(summaries):

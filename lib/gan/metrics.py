@@ -23,7 +23,7 @@ import ot
 import torch
 
 from lib.gan.targets import GaussianMixture, RunStream
-from lib.stats import seed_stats
+from lib.stats import SeedStats, seed_stats
 
 HIGH_QUALITY_STDS = 3.0  # a sample is high-quality within this many std of its nearest mode
 
@@ -38,16 +38,9 @@ class ModeMetrics:
     counts: np.ndarray  # high-quality samples per mode
 
 
-def nearest_modes(samples: torch.Tensor, means: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Index of each sample's nearest mode centre and the distance to it."""
-    distances = torch.cdist(samples, means)
-    dist, index = distances.min(dim=1)
-    return index, dist
-
-
 def mode_metrics(samples: torch.Tensor, means: torch.Tensor, std: float) -> ModeMetrics:
     """Modes covered and share of high-quality samples (PacGAN / VEEGAN definitions)."""
-    index, dist = nearest_modes(samples, means)
+    dist, index = torch.cdist(samples, means).min(dim=1)  # to each sample's nearest centre
     good = dist <= HIGH_QUALITY_STDS * std
     counts = torch.bincount(index[good], minlength=means.shape[0]).numpy()
     share = float(good.float().mean()) if len(samples) else float("nan")
@@ -55,18 +48,13 @@ def mode_metrics(samples: torch.Tensor, means: torch.Tensor, std: float) -> Mode
 
 
 def wasserstein1(x: torch.Tensor, y: torch.Tensor) -> float:
-    """Exact W1 between the empirical measures of ``x`` and ``y``.
-
-    Uniform weights on the samples, Euclidean ground cost.
-    """
-    xs = x.detach().double().numpy()
-    ys = y.detach().double().numpy()
+    """Exact W1 between the empirical measures of ``x`` and ``y``: uniform weights on the samples
+    (POT's default for empty weight lists), Euclidean ground cost."""
+    xs, ys = x.detach().double().numpy(), y.detach().double().numpy()
     if not (np.isfinite(xs).all() and np.isfinite(ys).all()):
         return float("nan")
     cost = ot.dist(xs, ys, metric="euclidean")
-    a = np.full(len(xs), 1.0 / len(xs))
-    b = np.full(len(ys), 1.0 / len(ys))
-    return float(ot.emd2(a, b, cost, numItermax=1_000_000))
+    return float(ot.emd2([], [], cost, numItermax=1_000_000))
 
 
 def plane_grid(box: tuple[float, float, float, float], resolution: int) -> torch.Tensor:
@@ -78,21 +66,10 @@ def plane_grid(box: tuple[float, float, float, float], resolution: int) -> torch
     return torch.stack([gx.reshape(-1), gy.reshape(-1)], dim=1)
 
 
-@dataclass(frozen=True)
-class NoiseFloor:
-    """W1 between two independent target samples of ``n`` points each, over ``repeats`` draws."""
-
-    mean: float
-    std: float
-    n: int
-    repeats: int
-
-
-def w1_noise_floor(target: GaussianMixture, n: int, repeats: int = 5, seed: int = 0) -> NoiseFloor:
-    """Mean ± std over ``repeats`` of the exact W1 between two independent ``n``-point samples of
-    ``target``: what a generator equal to the target scores with ``n`` evaluation samples."""
+def w1_noise_floor(target: GaussianMixture, n: int, repeats: int = 5, seed: int = 0) -> SeedStats:
+    """The exact W1 between two independent ``n``-point samples of ``target``, over ``repeats``
+    pairs: what a generator equal to the target scores with ``n`` evaluation samples."""
     stream = RunStream(seed)
     with stream.active():
         values = [wasserstein1(target.sample((n,)), target.sample((n,))) for _ in range(repeats)]
-    stats = seed_stats(values)
-    return NoiseFloor(stats.mean, stats.std, n, repeats)
+    return seed_stats(values)

@@ -10,16 +10,17 @@ own batch. A single run is R = 1; a stack of R runs costs about one run's dispat
 mixes runs, so a run's numbers do not depend on its neighbours, and each run is initialised from
 its own seed (:func:`reset_runs`).
 
-Spectral normalisation follows Miyato et al. (2018, Algorithm 1) and the logic of
-``torch.nn.utils.parametrizations.spectral_norm``: each weight keeps an estimate ``u`` of its top
-left singular vector as a buffer (saved with the module, never trained); each call runs one
+Spectral normalisation is Miyato et al.'s (2018) Algorithm 1, with the logic of
+``torch.nn.utils.parametrizations.spectral_norm``: each critic weight keeps an estimate ``u`` of
+its top left singular vector as a buffer (saved with the module, never trained); each call runs one
 power-iteration step
 
 .. math:: v \\leftarrow W^\\top u / \\|W^\\top u\\|,\\quad u \\leftarrow W v / \\|W v\\|,\\quad
           \\hat\\sigma(W) = u^\\top W v,
 
 and rewrites the weight in place, ``W ← W / σ̂``. The weight changes little between two critic
-steps, so one step per call keeps ``u`` on the top singular vector (the paper's argument).
+steps, so one step per call keeps ``u`` on the top singular vector (the paper's argument). ``@``
+and ``.mT`` act on every run at once, ``u`` being a column (R, out, 1); the generator has none.
 """
 
 from __future__ import annotations
@@ -37,34 +38,36 @@ _EPS = 1e-12  # guards the normalisations against a zero vector, as torch's spec
 
 
 class Linear(nn.Module):
-    """R affine maps ``x ↦ W x + b``: weight (R, out, in), bias (R, out), buffer u (R, out)."""
+    """R affine maps ``x ↦ W x + b``: weight (R, out, in), bias (R, out); with ``power_vector``
+    also the buffer u (R, out, 1) of spectral normalisation (None without)."""
 
-    def __init__(self, runs: int, in_features: int, out_features: int):
+    def __init__(self, runs: int, in_features: int, out_features: int, power_vector: bool = False):
         super().__init__()
         self.weight = nn.Parameter(torch.empty(runs, out_features, in_features))
         self.bias = nn.Parameter(torch.empty(runs, out_features))
-        self.register_buffer("u", torch.empty(runs, out_features))
+        self.register_buffer("u", torch.empty(runs, out_features, 1) if power_vector else None)
         for r in range(runs):
             self.reset_run(r)
 
     @torch.no_grad()
     def reset_run(self, r: int, generator: torch.Generator | None = None) -> None:
         """Draw run r's weight and bias as ``nn.Linear`` does, uniform on ±1/√in, and its ``u``
-        as a random unit vector refined by :data:`INITIAL_POWER_STEPS` steps (so that the first
-        σ̂ is already accurate), from ``generator`` (torch's global one when None)."""
+        (if any) as a random unit vector refined by :data:`INITIAL_POWER_STEPS` steps (so that the
+        first σ̂ is already accurate), from ``generator`` (torch's global one when None)."""
         bound = 1 / math.sqrt(self.weight.shape[2])
         for p in (self.weight, self.bias):
             p[r] = torch.rand(p.shape[1:], generator=generator) * (2 * bound) - bound
-        self.u[r] = F.normalize(torch.randn(self.u.shape[1], generator=generator), dim=0)
-        power_iteration(self.weight[r : r + 1], self.u[r : r + 1], INITIAL_POWER_STEPS)
+        if self.u is not None:
+            self.u[r] = F.normalize(torch.randn(self.u.shape[1:], generator=generator), dim=0)
+            power_iteration(self.weight[r : r + 1], self.u[r : r + 1], INITIAL_POWER_STEPS)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """x of shape (R, batch, in) → (R, batch, out)."""
-        return torch.baddbmm(self.bias.unsqueeze(1), x, self.weight.transpose(1, 2))
+        return torch.baddbmm(self.bias.unsqueeze(1), x, self.weight.mT)
 
 
-def _layers(runs: int, dims: list[int]) -> nn.ModuleList:
-    return nn.ModuleList(Linear(runs, a, b) for a, b in itertools.pairwise(dims))
+def _layers(runs: int, dims: list[int], power_vector: bool = False) -> nn.ModuleList:
+    return nn.ModuleList(Linear(runs, a, b, power_vector) for a, b in itertools.pairwise(dims))
 
 
 class Generator(nn.Module):
@@ -88,7 +91,7 @@ class DualVariable(nn.Module):
 
     def __init__(self, runs=1, input_dim=2, hidden_dim=100, depth=1):
         super().__init__()
-        self.layers = _layers(runs, [input_dim] + [hidden_dim] * depth + [1])
+        self.layers = _layers(runs, [input_dim] + [hidden_dim] * depth + [1], power_vector=True)
 
     def forward(self, a: torch.Tensor) -> torch.Tensor:
         """Points of shape (R, batch, input_dim) → the critic's values (R, batch)."""
@@ -101,8 +104,7 @@ class DualVariable(nn.Module):
     def spectral_normalisation(self) -> None:
         """One power-iteration step per weight, then W ← W / σ̂(W) in place, run by run."""
         for layer in self.layers:
-            sigma = power_iteration(layer.weight, layer.u)
-            layer.weight.div_(sigma[:, None, None])
+            layer.weight.div_(power_iteration(layer.weight, layer.u))
 
     @torch.no_grad()
     def weight_clipping(self, c: float) -> None:
@@ -121,9 +123,10 @@ class DualVariable(nn.Module):
         gradient u vᵀ is that of the exact σ(W) at the top singular pair."""
         sigmas = []
         for layer in self.layers:
+            W, u = layer.weight, layer.u
             with torch.no_grad():
-                v = F.normalize(_t_matvec(layer.weight, layer.u), dim=1, eps=_EPS)
-            sigmas.append((layer.u * _matvec(layer.weight, v)).sum(dim=1))
+                v = F.normalize(W.mT @ u, dim=1, eps=_EPS)
+            sigmas.append((u.mT @ W @ v).flatten())
         return sigmas
 
     @torch.no_grad()
@@ -131,30 +134,15 @@ class DualVariable(nn.Module):
         """Exact largest singular value of each weight by SVD, shape (layers, R)."""
         return torch.stack([torch.linalg.matrix_norm(layer.weight, ord=2) for layer in self.layers])
 
-    def lipschitz_bound(self) -> torch.Tensor:
-        """∏ σ(W_l) per run: a bound on the critic's Lipschitz constant (relu is 1-Lipschitz)."""
-        return self.exact_spectral_norms().prod(dim=0)
-
-
-def _matvec(weight: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-    """W x per run: (R, out, in), (R, in) → (R, out)."""
-    return torch.bmm(weight, x.unsqueeze(2)).squeeze(2)
-
-
-def _t_matvec(weight: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-    """Wᵀ x per run: (R, out, in), (R, out) → (R, in)."""
-    return torch.bmm(x.unsqueeze(1), weight).squeeze(1)
-
 
 @torch.no_grad()
-def power_iteration(weight: torch.Tensor, u: torch.Tensor, n_steps: int = 1) -> torch.Tensor:
-    """``n_steps`` power-iteration steps per run on ``weight`` (R, out, in), updating ``u``
-    (R, out) in place; returns σ̂ = uᵀWv, shape (R,). The weight is not changed."""
+def power_iteration(W: torch.Tensor, u: torch.Tensor, n_steps: int = 1) -> torch.Tensor:
+    """Miyato et al.'s Algorithm 1 for every run of ``W`` (R, out, in): ``n_steps`` steps that
+    update ``u`` (R, out, 1) in place; returns σ̂ = uᵀWv, shape (R, 1, 1). W is not changed."""
     for _ in range(n_steps):
-        v = F.normalize(_t_matvec(weight, u), dim=1, eps=_EPS)
-        wv = _matvec(weight, v)
-        u.copy_(F.normalize(wv, dim=1, eps=_EPS))
-    return (u * wv).sum(dim=1)
+        v = F.normalize(W.mT @ u, dim=1, eps=_EPS)
+        u.copy_(F.normalize(W @ v, dim=1, eps=_EPS))
+    return u.mT @ W @ v
 
 
 @torch.no_grad()

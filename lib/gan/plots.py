@@ -30,19 +30,20 @@ def _draw(ax, run: TrainingRun, i: int, real: np.ndarray, contour: bool = True):
     ax.set(xlim=run.box[:2], ylim=run.box[2:], aspect="equal", xticks=[], yticks=[])
 
 
-def plot_snapshots(
-    run: TrainingRun, indices: list[int] | None = None, n_real: int = 1000, contour: bool = True
-):
-    """Target vs generated samples at several snapshots (the base code's figure), critic shading."""
+def plot_snapshots(run: TrainingRun, n_real: int = 1000, panels: int = 6, columns: int = 3):
+    """Target vs generated samples at ``panels`` snapshots spread over training (the base code's
+    figure), critic shading, ``columns`` panels a row (large enough to see a mode)."""
     h = run.history
-    if indices is None:
-        indices = sorted(set(np.linspace(0, len(h.samples) - 1, 6).round().astype(int).tolist()))
+    indices = sorted(set(np.linspace(0, len(h.samples) - 1, panels).round().astype(int).tolist()))
     real = _real_samples(run, n_real)
-    fig, axes = plt.subplots(1, len(indices), figsize=(2.6 * len(indices), 2.8))
-    for ax, i in zip(np.atleast_1d(axes), indices):
-        _draw(ax, run, i, real, contour)
+    rows = -(-len(indices) // columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(2.6 * columns, 2.7 * rows), squeeze=False)
+    for ax in axes.flat[len(indices) :]:
+        ax.remove()
+    for ax, i in zip(axes.flat, indices):
+        _draw(ax, run, i, real)
         ax.set_title(f"k = {h.snapshot_iterations[i]}", fontsize=9)
-    np.atleast_1d(axes)[0].legend(loc="lower left", fontsize=7, markerscale=3)
+    axes.flat[0].legend(loc="lower left", fontsize=7, markerscale=3)
     fig.tight_layout()
     return fig
 
@@ -51,9 +52,7 @@ def plot_objective_vs_w1(run: TrainingRun):
     """The critic's objective (eq. 2), the same divided by the critic's measured Lipschitz constant,
     and the exact W1, over training (symmetric log scale)."""
     h = run.history
-    k = np.asarray(h.snapshot_iterations)
-    obj = np.asarray(h.objective)
-    lip = np.asarray(h.lipschitz)
+    k, obj, lip = (np.asarray(v) for v in (h.snapshot_iterations, h.objective, h.lipschitz))
     fig, ax = plt.subplots(figsize=(6.2, 3.4))
     ax.plot(k, h.w1, "k-o", ms=3, label="exact $W_1$ (POT)")
     ax.plot(k, obj / lip, "-s", ms=3, c="tab:green", label="objective / measured $L$")

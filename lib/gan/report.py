@@ -10,11 +10,10 @@ from collections.abc import Iterable, Mapping
 
 import numpy as np
 
-from lib.gan.training import TrainingRun
+from lib.gan.training import METRICS, TrainingRun
 from lib.report import markdown_table
 from lib.stats import SeedStats, clearly_above, seed_stats
 
-METRICS = ("modes_covered", "high_quality", "w1", "objective", "lipschitz")
 PERFECT_SHARE = 1 - math.exp(-4.5)  # a 2-D Gaussian's mass within 3 std: a perfect generator's
 
 #: Published toy results: (method, paper key, target, modes covered, high-quality share, setting).
@@ -28,27 +27,17 @@ PUBLISHED = (
     ("Unrolled GAN", "metz2017unrolled", "ring", 7.6, 0.356, "as reported by PacGAN"),
     ("Unrolled GAN", "metz2017unrolled", "grid", 14.9, 0.160, "as reported by PacGAN"),
 )
-Summary = dict[str, SeedStats]
+MetricStats = dict[str, SeedStats]  # each metric's statistics over the seeds of a setting
 
 
-def metrics_at(run: TrainingRun, k: int | None = None) -> dict:
-    """The run's metrics at its last snapshot taken at or before iteration ``k`` (None: the end)."""
-    h = run.history
-    i = len(h.snapshot_iterations) - 1
-    if k is not None:
-        i = max(j for j, done in enumerate(h.snapshot_iterations) if done <= k)
-    return {name: getattr(h, name)[i] for name in METRICS}
-
-
-def summarise(runs: Iterable[TrainingRun], k: int | None = None) -> Summary:
-    """Each metric's seed statistics over ``runs`` (at iteration ``k``, or at the end)."""
+def summarise(runs: Iterable[TrainingRun]) -> MetricStats:
+    """Each metric's seed statistics over ``runs``, at their last snapshots."""
     runs = list(runs)
-    values = [metrics_at(run, k) for run in runs]
     diverged = [run.history.diverged for run in runs]
-    return {name: seed_stats([v[name] for v in values], diverged) for name in METRICS}
+    return {name: seed_stats([run.final[name] for run in runs], diverged) for name in METRICS}
 
 
-def summarise_study(runs: Mapping[tuple[str, str, int], TrainingRun]) -> dict[tuple, Summary]:
+def summarise_study(runs: Mapping[tuple[str, str, int], TrainingRun]) -> dict[tuple, MetricStats]:
     """One summary per (variant, target) of a study's runs keyed (variant, target, seed)."""
     groups: dict[tuple[str, str], list[TrainingRun]] = {}
     for (variant, target, _), run in runs.items():
@@ -56,7 +45,7 @@ def summarise_study(runs: Mapping[tuple[str, str, int], TrainingRun]) -> dict[tu
     return {key: summarise(group) for key, group in groups.items()}
 
 
-def verdict(summary: Summary, base: Summary, metric: str = "high_quality") -> str:
+def verdict(summary: MetricStats, base: MetricStats, metric: str = "high_quality") -> str:
     """ "higher", "lower" or "within the spread": ``summary`` against ``base`` by the book's rule
     (a gap beyond the sum of the sample stds)."""
     if clearly_above(summary[metric], base[metric]):
@@ -67,10 +56,10 @@ def verdict(summary: Summary, base: Summary, metric: str = "high_quality") -> st
 
 
 def summary_table(
-    rows: Mapping[tuple[str, str], Summary],
+    rows: Mapping[tuple[str, str], MetricStats],
     n_modes: Mapping[str, int],
     floors: Mapping[str, float],
-    base: Summary | None = None,
+    base: MetricStats | None = None,
 ) -> str:
     """A Markdown table with one line per (setting, target): modes covered, high-quality share,
     exact W1 beside the target's W1 noise floor, measured Lipschitz constant and divergences;
@@ -106,7 +95,7 @@ def end_slope(runs: list[TrainingRun], metric: str = "high_quality") -> SeedStat
     return seed_stats(slopes, [run.history.diverged for run in runs])
 
 
-def goal_met(summary: Summary, n_modes: int, share: float, modes: int | None = None) -> bool:
+def goal_met(summary: MetricStats, n_modes: int, share: float, modes: int | None = None) -> bool:
     """Every finished run covers ``modes`` (default: all) and the high-quality share's mean minus
     its std is at least ``share``; no run diverged."""
     hq, covered = summary["high_quality"], summary["modes_covered"]

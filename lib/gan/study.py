@@ -25,14 +25,15 @@ from lib.progress import Progress
 from lib.runtime import parallel_map
 
 #: The modules whose source computes a run: editing one trains the stored runs again.
-CODE = ("lib.gan.networks", "lib.gan.targets", "lib.gan.training", "lib.gan.metrics", "lib.runtime")
+RUN_CODE = ("lib.gan.networks", "lib.gan.targets", "lib.gan.training", "lib.gan.metrics",
+            "lib.runtime")  # fmt: skip
 SPEED_SETTINGS = ("num_threads",)  # change how fast a run trains, not what it computes
 
 
 def entry(config: GANConfig) -> Entry:
     """Where ``config``'s run is stored."""
     settings = {k: v for k, v in dataclasses.asdict(config).items() if k not in SPEED_SETTINGS}
-    return Entry("gan", settings, CODE)
+    return Entry("gan", settings, RUN_CODE)
 
 
 def _record(run: TrainingRun) -> dict:

@@ -53,10 +53,6 @@ class GaussianMixture:
     def n_modes(self) -> int:
         return self.means.shape[0]
 
-    @property
-    def dim(self) -> int:
-        return self.means.shape[1]
-
     def distribution(self, dtype: torch.dtype = torch.float32) -> D.MixtureSameFamily:
         """The mixture as a ``torch.distributions`` object."""
         means = self.means.to(dtype)

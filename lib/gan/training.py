@@ -5,19 +5,21 @@ The critic ascends and the generator descends the stochastic estimate of eq. 2,
 .. math:: \\hat F(x, y) = \\frac1B \\sum_{i} d_y(a_i) - \\frac1B \\sum_{i} d_y(h_x(\\omega_i)),
 
 with :math:`a_i` drawn from the target and :math:`\\omega_i` from the noise (fresh draws every
-step: see :mod:`lib.gan.targets`). Every iteration k makes one critic step followed by the "clip" of
-eq. 3 (:func:`enforce_lipschitz`); the generator steps when ``k % n_critic == 0`` (eq. 4), against
-the critic just updated. Two ``torch.optim.Adam`` with betas (0, 0.9) drive the two players.
+step: see :mod:`lib.gan.targets`). :func:`train_alternating` is eq. 3–4 and nothing else: every
+iteration k makes one critic step followed by the "clip" of eq. 3 (:func:`enforce_lipschitz`);
+the generator steps when ``k % n_critic == 0`` (eq. 4), against the critic just updated. Two
+``torch.optim.Adam`` with betas (0, 0.9) drive the two players; autograd fills ``.grad`` laid out
+like each parameter, as the fused Adam kernel (the fastest measured here) requires.
 
-One trainer, :func:`train_stack`, trains R runs at once: runs whose settings are equal but for
-the seed and the target share one pair of networks with a run axis (:mod:`lib.gan.networks`);
-every function below returns one value per run, and the optimizers step on the sum of the runs'
-losses, whose gradient for run r is that of run r's own loss. Adam is elementwise, so one Adam
-over the stacked tensors is R independent Adams. :func:`train_wgan` is a stack of one.
-
-A run whose loss, parameters or metrics become non-finite is recorded as diverged at that
-iteration and frozen (its gradients zeroed and its parameters kept), while the runs stacked with it
-go on unaffected; an experiment therefore always ends.
+:func:`train_stack` wraps it to train R runs at once: runs whose settings are equal but for the
+seed and the target share one pair of networks with a run axis (:mod:`lib.gan.networks`); every
+function below returns one value per run, and the optimizers step on the sum of the runs' losses,
+whose gradient for run r is that of run r's own loss. Adam is elementwise, so one Adam over the
+stacked tensors is R independent Adams. :func:`train_wgan` is a stack of one. Around the trainer
+the wrapper keeps each run's random stream, the snapshots and the learning-rate schedules, and
+stops a run whose F̂ or parameters become non-finite: it is recorded as diverged at that iteration
+and gets back its parameters from before that step, while the runs stacked with it go on
+unaffected; an experiment therefore always ends.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import torch
+from torch.optim.lr_scheduler import LambdaLR
 
 from lib.gan.config import GANConfig
 from lib.gan.metrics import mode_metrics, plane_grid, wasserstein1
@@ -46,6 +49,7 @@ from lib.runtime import cpu_threads
 
 PLANE_RESOLUTION = 100  # grid points per axis for the critic's level sets and Lipschitz estimate
 PER_RUN_FIELDS = ("seed", "target")  # what may differ between the runs of one stack
+METRICS = ("modes_covered", "high_quality", "w1", "objective", "lipschitz")  # at every snapshot
 
 
 def objective(critic: DualVariable, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
@@ -93,40 +97,43 @@ def enforce_lipschitz(critic: DualVariable, config: GANConfig) -> None:
     # gradient_penalty: nothing to project, the penalty acts through the loss.
 
 
-def descend(optimizer: torch.optim.Optimizer, loss: torch.Tensor, alive: torch.Tensor) -> None:
-    """One optimizer step on the runs' losses (R,). A run whose loss is not finite is marked in
-    ``alive`` (in place); runs not alive get a zero gradient and keep their parameters."""
-    params = optimizer.param_groups[0]["params"]
-    alive &= torch.isfinite(loss)
-    for p, g in zip(params, torch.autograd.grad(loss.sum(), params)):
-        # autograd.grad may return a transposed (non-contiguous) gradient, e.g. for the weight
-        # used as W.transpose(1, 2) in baddbmm; the fused Adam kernel reads it as if laid out
-        # like the parameter, so it must be made contiguous (measured: wrong updates otherwise).
-        p.grad = g.contiguous()
-    if bool(alive.all()):
-        optimizer.step()
-        return
-    dead = ~alive
-    with torch.no_grad():
-        kept = [p[dead].clone() for p in params]
-        for p in params:
-            p.grad[dead] = 0.0  # keeps Adam's moments finite
-        optimizer.step()
-        for p, value in zip(params, kept):
-            p[dead] = value
-
-
-def critic_step(critic, optimizer, real, fake, mix, config: GANConfig, alive) -> torch.Tensor:
-    """One critic step of eq. 3: descend −F̂ + penalty, then project; return F̂ per run."""
+def critic_step(critic, optimizer, real, fake, mix, config: GANConfig) -> torch.Tensor:
+    """One critic step of eq. 3: descend −F̂ + penalty, then the clip; return F̂ per run."""
+    optimizer.zero_grad()
     gain = objective(critic, real, fake)
-    descend(optimizer, -gain + lipschitz_penalty(critic, real, fake, mix, config), alive)
+    (-gain + lipschitz_penalty(critic, real, fake, mix, config)).sum().backward()
+    optimizer.step()
     enforce_lipschitz(critic, config)
     return gain.detach()
 
 
-def generator_step(generator, critic, optimizer, noise: torch.Tensor, alive) -> None:
+def generator_step(generator, critic, optimizer, noise: torch.Tensor) -> None:
     """One generator step of eq. 4: descend −mean d(h(ω)) per run."""
-    descend(optimizer, -critic(generator(noise)).mean(dim=1), alive)
+    optimizer.zero_grad()
+    (-critic(generator(noise)).mean(dim=1)).sum().backward()
+    optimizer.step()
+
+
+def train_alternating(generator, critic, config: GANConfig, books) -> None:
+    """Eq. 3–4 with two Adams, betas (0, 0.9) by default: at every iteration k a critic
+    step and the clip, and a generator step when k mod n_critic = 0. ``books`` keeps
+    the rest (:class:`_Stack`): schedules, draws, snapshots, divergence; its
+    ``after_step`` returns True to stop early."""
+    adam = dict(lr=config.lr, betas=config.betas, fused=True)
+    opt_d = torch.optim.Adam(critic.parameters(), **adam)
+    opt_g = torch.optim.Adam(generator.parameters(), **adam)
+    books.start(opt_d, opt_g)
+    for k in range(config.iterations):
+        real, critic_noise, generator_noise, mix = books.draw(k)
+        # (1) Update the critic: one step up eq. 2's estimate, then the clip (eq. 3)
+        with torch.no_grad():  # the critic's step does not differentiate through h
+            fake = generator(critic_noise)
+        gain = critic_step(critic, opt_d, real, fake, mix, config)
+        # (2) Update the generator against the critic just updated (eq. 4)
+        if k % config.n_critic == 0:
+            generator_step(generator, critic, opt_g, generator_noise)
+        if books.after_step(k, gain):
+            break
 
 
 @dataclass
@@ -142,13 +149,19 @@ class History:
     high_quality: list[float] = field(default_factory=list)
     samples: list[np.ndarray] = field(default_factory=list)  # generated samples at the snapshot
     critic_values: list[np.ndarray] = field(default_factory=list)  # d over the plane, (res, res)
-    diverged_at: int | None = None  # iteration whose loss, parameters or metrics were non-finite
+    diverged_at: int | None = None  # iteration whose F̂, parameters or metrics were non-finite
     seconds: float = 0.0  # wall time of the loop that trained the run (snapshots included)
     stacked_with: int = 1  # runs trained together in that loop (1: alone)
 
     @property
     def diverged(self) -> bool:
         return self.diverged_at is not None
+
+    def append(self, k: int, record: dict) -> None:
+        """Add the snapshot ``record`` (from :func:`snapshot`) taken after ``k`` critic steps."""
+        self.snapshot_iterations.append(k)
+        for name in (*METRICS, "samples", "critic_values"):
+            getattr(self, name).append(record[name])
 
 
 @dataclass
@@ -164,10 +177,8 @@ class TrainingRun:
 
     @property
     def final(self) -> dict:
-        """The last snapshot's metrics."""
-        h = self.history
-        names = ("modes_covered", "high_quality", "w1", "objective", "lipschitz")
-        return {name: getattr(h, name)[-1] for name in names} | {"diverged": h.diverged}
+        """The last snapshot's :data:`METRICS`."""
+        return {name: getattr(self.history, name)[-1] for name in METRICS}
 
 
 def plot_box(target: GaussianMixture) -> tuple[float, float, float, float]:
@@ -216,8 +227,6 @@ def snapshot(generator, critic, targets, boxes, streams, n_eval: int) -> list[di
     with torch.no_grad():
         real, fake = torch.stack(real), generator(torch.stack(noise))
         gains = objective(critic, real, fake).tolist()
-    params = [p.detach().flatten(1) for p in (*generator.parameters(), *critic.parameters())]
-    finite_params = torch.isfinite(torch.cat(params, dim=1)).all(dim=1).tolist()
     records = []
     for r, target in enumerate(targets):
         ok = torch.isfinite(fake[r]).all(dim=1)
@@ -231,95 +240,119 @@ def snapshot(generator, critic, targets, boxes, streams, n_eval: int) -> list[di
             "samples": fake[r].float().numpy().copy(),
             "critic_values": values[r].detach().reshape(PLANE_RESOLUTION, -1).numpy().copy(),
         }
+        # (the parameters are checked after every step: see _Stack.after_step)
         metrics = (record["objective"], record["w1"], record["lipschitz"])
-        record["finite"] = finite_params[r] and all(math.isfinite(v) for v in metrics)
+        record["finite"] = all(math.isfinite(v) for v in metrics)
         records.append(record)
     return records
 
 
+class _Stack:
+    """What :func:`train_stack` keeps around :func:`train_alternating`: each run's draws from its
+    own stream, the trace of F̂, the learning-rate schedules, the snapshots, and divergence: a run
+    whose F̂ or parameters become non-finite at a step gets back its parameters from before that
+    step and keeps them to the end, while the runs stacked with it go on."""
+
+    def __init__(self, configs: list[GANConfig], generator, critic, dtype: torch.dtype):
+        self.config, self.dtype, self.generator, self.critic = configs[0], dtype, generator, critic
+        self.targets = [make_target(c.target) for c in configs]
+        self.boxes = [plot_box(t) for t in self.targets]
+        self.streams = [RunStream(c.seed) for c in configs]
+        self.eval_streams = [RunStream(c.seed + EVALUATION_STREAM) for c in configs]
+        self.histories = [History(stacked_with=len(configs)) for _ in configs]
+        self.trace = torch.zeros(self.config.iterations, len(configs), dtype=dtype)
+        self.params = [*generator.parameters(), *critic.parameters()]
+        self.before = _flat(self.params)  # the parameters before the current step
+        self.alive = torch.ones(len(configs), dtype=torch.bool)
+        self.stopped_at: list[int | None] = [None] * len(configs)  # a run's first bad iteration
+        self.schedules, self.steps, self.block = [], self.config.iterations, None
+
+    def draw(self, k: int) -> tuple[torch.Tensor, ...]:
+        """Iteration k's real, critic noise, generator noise and mix, each (R, batch, ·)."""
+        if k % BLOCK == 0:
+            sizes = (self.config.noise_dim, self.config.batch_size)
+            pairs = zip(self.targets, self.streams)
+            blocks = [draw_block(target, *sizes, stream, self.dtype) for target, stream in pairs]
+            self.block = [torch.stack(parts, dim=1) for parts in zip(*blocks)]
+        return tuple(b[k % BLOCK] for b in self.block)
+
+    def start(self, *optimizers: torch.optim.Optimizer) -> None:
+        """With ``lr_decay``, each learning rate × (1 − k / iterations) at iteration k."""
+        if self.config.lr_decay:
+            n = self.config.iterations
+            self.schedules = [LambdaLR(opt, lambda k: max(0.0, 1 - k / n)) for opt in optimizers]
+
+    def after_step(self, k: int, gain: torch.Tensor) -> bool:
+        """Books of iteration k; True when every run has diverged (the trainer stops)."""
+        for schedule in self.schedules:
+            schedule.step()
+        self.trace[k] = gain
+        self.freeze(k, torch.isfinite(gain) & torch.isfinite(_flat(self.params)).all(dim=1))
+        done = k + 1
+        if done % self.config.snapshot_every == 0 and done < self.config.iterations:
+            self.take_snapshots(done)
+            if all(h.diverged for h in self.histories):
+                self.steps = done
+                return True
+        return False
+
+    @torch.no_grad()
+    def freeze(self, k: int, finite: torch.Tensor) -> None:
+        """Runs not ``finite`` after step k stop there; stopped runs get their parameters back."""
+        for r in (self.alive & ~finite).nonzero().flatten().tolist():
+            self.stopped_at[r] = k
+        self.alive &= finite
+        if not self.alive.all():
+            dead = ~self.alive
+            sizes = [p[0].numel() for p in self.params]
+            for p, old in zip(self.params, self.before.split(sizes, dim=1)):
+                p[dead] = old[dead].view(-1, *p.shape[1:])
+        self.before = _flat(self.params)
+
+    def take_snapshots(self, k: int) -> None:
+        """Record every run still going after k steps; a run stopped since the last snapshot
+        records its frozen state at the iteration it stopped, and ends there."""
+        n_eval, nets = self.config.eval_samples, (self.generator, self.critic)
+        records = snapshot(*nets, self.targets, self.boxes, self.eval_streams, n_eval)
+        for r, (h, record) in enumerate(zip(self.histories, records)):
+            if h.diverged:
+                continue
+            stopped = self.stopped_at[r]
+            h.append(k if stopped is None else stopped, record)
+            if stopped is not None or not record["finite"]:
+                h.diverged_at = self.stopped_at[r] = k if stopped is None else stopped
+                self.alive[r] = False
+
+    def unstack(self, configs: list[GANConfig], seconds: float) -> list[TrainingRun]:
+        """Run r of the stack as a finished run of its own."""
+        runs = []
+        for r, (config, history) in enumerate(zip(configs, self.histories)):
+            done = self.steps if history.diverged_at is None else history.diverged_at
+            history.critic_objective, history.seconds = self.trace[:done, r].tolist(), seconds
+            g, d = _run_of(self.generator, config, r, 0), _run_of(self.critic, config, r, 1)
+            runs.append(TrainingRun(config, self.targets[r], g, d, history, self.boxes[r]))
+        return runs
+
+
+def _flat(params: list[torch.Tensor]) -> torch.Tensor:
+    """Every parameter of each run in one row, shape (R, parameters), detached."""
+    return torch.cat([p.detach().flatten(1) for p in params], dim=1)
+
+
 def train_stack(configs: list[GANConfig], dtype: torch.dtype = torch.float32) -> list[TrainingRun]:
     """Train runs whose configs differ only in :data:`PER_RUN_FIELDS` as one stack."""
-    first, runs = configs[0], len(configs)
+    first = configs[0]
     if any(dataclasses.replace(c, seed=first.seed, target=first.target) != first for c in configs):
         raise ValueError(f"configs must differ only in {PER_RUN_FIELDS}")
     with cpu_threads(first.num_threads):
-        targets = [make_target(c.target) for c in configs]
-        boxes = [plot_box(t) for t in targets]
-        streams = [RunStream(c.seed) for c in configs]
-        eval_streams = [RunStream(c.seed + EVALUATION_STREAM) for c in configs]
         generator, critic = build_networks(configs, dtype)
-        adam = dict(lr=first.lr, betas=first.betas, fused=True)  # the fastest Adam measured here
-        opt_g = torch.optim.Adam(generator.parameters(), **adam)
-        opt_d = torch.optim.Adam(critic.parameters(), **adam)
-        schedules = [  # learning rate × (1 − k / iterations) at iteration k
-            torch.optim.lr_scheduler.LambdaLR(opt, lambda k: max(0.0, 1 - k / first.iterations))
-            for opt in ((opt_g, opt_d) if first.lr_decay else ())
-        ]
-        histories = [History(stacked_with=runs) for _ in configs]
-        alive = torch.ones(runs, dtype=torch.bool)
-        trace = torch.zeros(first.iterations, runs, dtype=dtype)
-        alive_trace = torch.ones(first.iterations, runs, dtype=torch.bool)
-
-        def take_snapshots(k: int) -> None:
-            """Record every run still going; a run dead since the last snapshot ends there."""
-            died = (~alive_trace[:k]).int().argmax(dim=0).tolist() if k else [0] * runs
-            records = snapshot(generator, critic, targets, boxes, eval_streams, first.eval_samples)
-            for r, (h, record) in enumerate(zip(histories, records)):
-                if h.diverged or (k and not alive_trace[k - 1, r]):
-                    if not h.diverged:
-                        h.diverged_at = died[r]
-                        _append(h, died[r], record)
-                    continue
-                _append(h, k, record)
-                if not record["finite"]:
-                    h.diverged_at = k
-            alive.copy_(torch.tensor([not h.diverged for h in histories]))
-
-        take_snapshots(0)
+        stack = _Stack(configs, generator, critic, dtype)
+        stack.take_snapshots(0)
         start = time.perf_counter()
-        steps = first.iterations
-        for k in range(first.iterations):
-            if k % BLOCK == 0:
-                block = [
-                    torch.stack(parts, dim=1)
-                    for parts in zip(
-                        *(
-                            draw_block(t, first.noise_dim, first.batch_size, s, dtype)
-                            for t, s in zip(targets, streams)
-                        )
-                    )
-                ]
-            real, critic_noise, generator_noise, mix = (b[k % BLOCK] for b in block)
-            with torch.no_grad():  # the critic's step does not differentiate through h
-                fake = generator(critic_noise)
-            trace[k] = critic_step(critic, opt_d, real, fake, mix, first, alive)
-            if k % first.n_critic == 0:
-                generator_step(generator, critic, opt_g, generator_noise, alive)
-            for schedule in schedules:
-                schedule.step()
-            alive_trace[k] = alive
-            if (k + 1) % first.snapshot_every == 0 and k + 1 < first.iterations:
-                take_snapshots(k + 1)
-                if not alive.any():
-                    steps = k + 1
-                    break
-        take_snapshots(steps)
+        train_alternating(generator, critic, first, stack)
+        stack.take_snapshots(stack.steps)
         seconds = time.perf_counter() - start
-    results = []
-    for r, (config, history) in enumerate(zip(configs, histories)):
-        done = steps if history.diverged_at is None else history.diverged_at
-        history.critic_objective, history.seconds = trace[:done, r].tolist(), seconds
-        g, d = _run_of(generator, config, r, 0), _run_of(critic, config, r, 1)
-        results.append(TrainingRun(config, targets[r], g, d, history, boxes[r]))
-    return results
-
-
-def _append(history: History, k: int, record: dict) -> None:
-    history.snapshot_iterations.append(k)
-    for name in ("objective", "w1", "lipschitz", "modes_covered", "high_quality"):
-        getattr(history, name).append(record[name])
-    history.samples.append(record["samples"])
-    history.critic_values.append(record["critic_values"])
+    return stack.unstack(configs, seconds)
 
 
 def train_wgan(config: GANConfig, dtype: torch.dtype = torch.float32) -> TrainingRun:

@@ -15,41 +15,17 @@ ADAPTIVE = ("RMSProp", "AMSGrad", "Adagrad", "Adam")
 NON_ADAPTIVE = ("SGD", "MomentumSGD")
 
 
-@dataclass(frozen=True)
-class Summary:
-    """Final test accuracies of the seeds of one (optimizer, learning rate)."""
-
-    optimizer: str
-    lr: float
-    stats: SeedStats  # over the runs that did not diverge
-
-    @property
-    def accuracies(self) -> tuple[float, ...]:
-        return self.stats.values
-
-    @property
-    def diverged(self) -> int:
-        return self.stats.diverged
-
-    @property
-    def mean(self) -> float:
-        return self.stats.mean
-
-    @property
-    def std(self) -> float:
-        return self.stats.std
+#: Final test accuracy over the seeds of each (optimizer, learning rate).
+AccuracyStats = dict[tuple[str, float], SeedStats]
 
 
-def summarize(results: Sequence[RunResult]) -> dict[tuple[str, float], Summary]:
+def summarise(results: Sequence[RunResult]) -> AccuracyStats:
     """Group runs by (optimizer, learning rate), in the order they first appear."""
     groups: dict[tuple[str, float], list[RunResult]] = {}
     for result in results:
         groups.setdefault((result.optimizer, result.lr), []).append(result)
     return {
-        key: Summary(
-            *key,
-            seed_stats([r.final_test_accuracy for r in runs], [r.diverged for r in runs]),
-        )
+        key: seed_stats([r.final_test_accuracy for r in runs], [r.diverged for r in runs])
         for key, runs in groups.items()
     }
 
@@ -64,8 +40,8 @@ class Gap:
     """How far ``higher``'s mean accuracy lies above ``lower``'s, in points (%), and the spread
     (sum of the two sample stds) it must exceed to rank them."""
 
-    higher: Summary
-    lower: Summary
+    higher: SeedStats
+    lower: SeedStats
 
     @property
     def points(self) -> float:
@@ -77,14 +53,14 @@ class Gap:
 
     @property
     def exceeds_spread(self) -> bool:
-        return clearly_above(self.higher.stats, self.lower.stats)
+        return clearly_above(self.higher, self.lower)
 
     def describe(self) -> str:
         """The gap in words for the prose, e.g. ``"3.10 points, spread 0.52"``."""
         return f"{self.points:.2f} points, spread {self.spread:.2f}"
 
 
-def gap(summaries: dict[tuple[str, float], Summary], higher: str, lower: str, lr: float) -> Gap:
+def gap(summaries: AccuracyStats, higher: str, lower: str, lr: float) -> Gap:
     """The :class:`Gap` from ``lower``'s mean up to ``higher``'s at learning rate ``lr``."""
     for name in (higher, lower):
         if (name, lr) not in summaries:
@@ -93,7 +69,7 @@ def gap(summaries: dict[tuple[str, float], Summary], higher: str, lower: str, lr
 
 
 def smallest_gap(
-    summaries: dict[tuple[str, float], Summary],
+    summaries: AccuracyStats,
     higher: Sequence[str],
     lower: Sequence[str],
     lr: float,
@@ -104,10 +80,10 @@ def smallest_gap(
     return min(gaps, key=lambda g: g.points if not math.isnan(g.points) else -math.inf)
 
 
-def tied_with_best(summaries: dict[tuple[str, float], Summary], lr: float) -> list[str]:
+def tied_with_best(summaries: AccuracyStats, lr: float) -> list[str]:
     """The optimizers at ``lr`` whose mean cannot be ranked below the best mean: the best one and
     every other whose gap to it does not exceed the spread (runs that all diverged excluded)."""
-    finished = {name: s for (name, rate), s in summaries.items() if rate == lr and s.accuracies}
+    finished = {name: s for (name, rate), s in summaries.items() if rate == lr and s.values}
     if not finished:
         return []
     best = max(finished, key=lambda name: finished[name].mean)
@@ -119,7 +95,7 @@ def tied_with_best(summaries: dict[tuple[str, float], Summary], lr: float) -> li
 
 
 def rank_against(
-    summaries: dict[tuple[str, float], Summary], names: Sequence[str], reference: str, lr: float
+    summaries: AccuracyStats, names: Sequence[str], reference: str, lr: float
 ) -> dict[str, list[str]]:
     """Sort ``names`` by how the seeds rank each against ``reference`` at ``lr``: ``"above"``
     (its mean exceeds the reference's by more than the spread), ``"below"`` (the reverse) or
@@ -168,15 +144,15 @@ def describe_runs(runs: Sequence[RunResult]) -> str:
     return "; ".join(text) or "none"
 
 
-def _cell(summary: Summary) -> str:
-    runs = summary.stats.n + summary.diverged
-    if not summary.accuracies:
+def _cell(summary: SeedStats) -> str:
+    runs = summary.n + summary.diverged
+    if not summary.values:
         return "diverged"
     text = f"{100 * summary.mean:.2f}" + f" ± {100 * summary.std:.2f}" * (runs > 1)
     return text + f" ({summary.diverged}/{runs} diverged)" * bool(summary.diverged)
 
 
-def accuracy_table(summaries: dict[tuple[str, float], Summary]) -> str:
+def accuracy_table(summaries: AccuracyStats) -> str:
     """Markdown table of test accuracy in %, optimizers × learning rates; in bold, each column's
     best mean and every mean :func:`tied_with_best` it."""
     optimizers = list(dict.fromkeys(name for name, _ in summaries))
