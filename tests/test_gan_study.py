@@ -112,3 +112,27 @@ def test_the_quality_runs_train_each_shape_as_one_stack_and_report_their_goal(
     assert slopes.values[0] == pytest.approx(expected)
     summary = summarise(long)
     assert not goal_met(summary, 8, PERFECT_SHARE + 0.01)  # above a perfect generator: never met
+
+
+def test_a_stored_run_missing_a_history_field_is_logged_and_trained_again(
+    tmp_path, monkeypatch, caplog
+):
+    monkeypatch.setenv("RESULTS_DIR", str(tmp_path))
+    config = BASE.replace(target="ring")
+    (first,) = train_runs([config])
+    path = entry(config).path
+    record = torch.load(path, weights_only=True)
+    del record["value"]["history"]["high_quality"]  # the right key, a value of an older shape
+    torch.save(record, path)
+    with caplog.at_level("WARNING", logger="lib.cache"):
+        (again,) = train_runs([config])
+    assert "history lacks ['high_quality']" in caplog.text and str(path) in caplog.text
+    assert again.history.high_quality == first.history.high_quality != []
+
+
+def test_an_unwritable_results_folder_stops_the_study_before_it_trains(tmp_path, monkeypatch):
+    (tmp_path / "gan").write_text("a file where the folder should be")
+    monkeypatch.setenv("RESULTS_DIR", str(tmp_path))
+    monkeypatch.setattr(study, "train_stack", lambda configs: pytest.fail("trained"))
+    with pytest.raises(OSError, match="cannot be written"):
+        train_runs([BASE])

@@ -7,8 +7,9 @@ with ``depth`` hidden layers of width ``hidden_dim`` (depth 1 is the homework's)
 a :class:`Linear` with a leading *run* axis: run r's weight is ``weight[r]``, inputs have shape
 ``(R, batch, in)`` and one batched product (``torch.baddbmm``) applies every run's layer to its
 own batch. A single run is R = 1; a stack of R runs costs about one run's dispatches. No operation
-mixes runs, so a run's numbers do not depend on its neighbours, and each run is initialised from
-its own seed (:func:`reset_runs`).
+mixes runs, so a run's numbers do not depend on its neighbours up to float rounding (a batched
+product may sum in another order for another R), and each run is initialised from its own seed
+(:func:`reset_runs`).
 
 Spectral normalisation is Miyato et al.'s (2018) Algorithm 1, with the logic of
 ``torch.nn.utils.parametrizations.spectral_norm``: each critic weight keeps an estimate ``u`` of

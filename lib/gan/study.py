@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
-import logging
 
 import numpy as np
 import torch
 
-from lib.cache import Entry
+from lib.cache import Entry, check_writable
 from lib.gan.config import GANComparisonConfig, GANConfig, GANQualityConfig
 from lib.gan.targets import make_target
 from lib.gan.training import (
@@ -46,23 +45,24 @@ def _record(run: TrainingRun) -> dict:
 
 
 def load_run(config: GANConfig) -> TrainingRun | None:
-    """The stored run of ``config``, or None when there is none that can be used."""
-    record = entry(config).load()
-    if record is None:
-        return None
-    try:
+    """The stored run of ``config``, or None when there is none that can be used (a record
+    that is foreign, misshapen or lacks a field of :class:`History` is logged and retrained)."""
+
+    def parse(record):
         generator, critic = make_networks(config)
         generator.load_state_dict(record["generator"])
         critic.load_state_dict(record["critic"])
         history = dict(record["history"])
+        missing = {f.name for f in dataclasses.fields(History)} - set(history)
+        if missing:
+            raise KeyError(f"history lacks {sorted(missing)}")
         history["samples"] = list(history["samples"].numpy())
         history["critic_values"] = list(history["critic_values"].numpy())
-        history = History(**history)
-    except (KeyError, TypeError, RuntimeError, AttributeError) as error:  # a foreign record
-        logging.getLogger(__name__).warning("%s unusable (%s); retrain", entry(config).path, error)
-        return None
+        return generator, critic, History(**history)
+
+    loaded = entry(config).load(parse)
     target = make_target(config.target)
-    return TrainingRun(config, target, generator, critic, history, plot_box(target))
+    return None if loaded is None else TrainingRun(config, target, *loaded, plot_box(target))
 
 
 def stacks(configs: list[GANConfig], workers: int) -> list[list[int]]:
@@ -85,6 +85,8 @@ def train_runs(configs: list[GANConfig], workers: int = 1) -> list[TrainingRun]:
     """Every configuration's run, in order: loaded when stored, else trained stacked and stored."""
     runs: list[TrainingRun | None] = [load_run(c) for c in configs]
     missing = [i for i, run in enumerate(runs) if run is None]
+    if missing:
+        check_writable(entry(configs[missing[0]]).path.parent)
     jobs = [[missing[j] for j in job] for job in stacks([configs[i] for i in missing], workers)]
     done = len(configs) - len(missing)
     with Progress("gan", len(configs), done=done, unit="runs") as progress:
