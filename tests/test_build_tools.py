@@ -1,5 +1,6 @@
-"""The book's build around Sphinx: pages that follow the code (``book/_ext/freshness.py``) and the
-build's terminal output (``tools/logged.py``)."""
+"""The book's build around Sphinx: pages that follow the code (``book/_ext/freshness.py``), the
+author on the PDF and the pages (``book/_ext/handin.py``) and the build's terminal output
+(``tools/logged.py``)."""
 
 import subprocess
 import sys
@@ -10,7 +11,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "book" / "_ext"))
-import freshness  # noqa: E402  (a Sphinx extension, imported from its folder)
+import freshness  # noqa: E402  (Sphinx extensions, imported from their folder)
+import handin  # noqa: E402
 
 PAGES = {"intro", "gan", "optimizers"}
 
@@ -95,3 +97,19 @@ def test_the_terminal_shows_progress_and_warnings_and_the_log_keeps_everything(t
     assert "LaTeX log" not in shown.stdout and "TCP" not in shown.stdout
     assert "a page of LaTeX log" in log.read_text() and "TCP" in log.read_text()
     assert ("a page of LaTeX log" in shown.stderr) == bool(status)  # the log's end on failure
+
+
+def test_author_replaces_the_configured_one_on_the_title_page_and_in_the_pages(monkeypatch):
+    documents = [("intro", "report.tex", "Title", "Ada Lovelace", "manual")]
+    config = SimpleNamespace(latex_documents=list(documents), latex_engine="xelatex")
+    monkeypatch.delenv("AUTHOR", raising=False)
+    handin._latex_author(SimpleNamespace(config=config))
+    assert config.latex_documents == documents  # no AUTHOR: _config.yml's author stays
+    monkeypatch.setenv("AUTHOR", "  Søren Ørsted & Co_ ")
+    handin._latex_author(SimpleNamespace(config=config))
+    assert config.latex_documents == [
+        ("intro", "report.tex", "Title", r"Søren Ørsted \& Co\_", "manual")  # TeX-escaped
+    ]
+    context = {"author": "Ada Lovelace"}
+    handin._html_author(None, "intro", "page.html", context, None)
+    assert context["author"] == "Søren Ørsted & Co_"
