@@ -108,3 +108,20 @@ def test_page_renders_offline(site, browser, name):
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
     page.close()
+
+
+@pytest.mark.parametrize("name", ["minimax", "gan", "optimizers"])
+def test_the_quoted_questions_equations_fit_their_box_at_1280_px(site, browser, name):
+    """The homework's display equations, numbers included, are not clipped in a question box."""
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    try:
+        page.goto(f"{site}/{name}.html", wait_until="load")
+        page.wait_for_function("() => window.MathJax && MathJax.startup && MathJax.startup.promise")
+        page.evaluate("() => MathJax.startup.promise")
+        widths = page.evaluate(
+            """() => [...document.querySelectorAll('div.admonition mjx-container[display]')]
+                .map(e => [e.scrollWidth, e.clientWidth])"""
+        )
+    finally:
+        page.close()
+    assert [w for w in widths if w[0] > w[1]] == []
