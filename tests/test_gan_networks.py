@@ -5,7 +5,7 @@ import torch
 from torch.nn.utils.parametrizations import spectral_norm
 
 from lib.gan.networks import DualVariable, Generator, power_iteration, reset_runs
-from lib.gan.targets import RunStream, draw_block, make_target
+from lib.gan.targets import RunStream, draw_block, make_target, training_set
 
 
 def test_each_run_applies_the_homework_formula_to_its_own_batch():
@@ -74,7 +74,7 @@ def test_weight_clipping_clamps_every_parameter():
 
 
 def test_run_streams_repeat_their_draws_and_leave_the_global_generator_alone():
-    ring = make_target("ring")
+    ring = training_set(make_target("ring"), 1_000, RunStream(5), torch.float32)
     torch.manual_seed(123)
     before = torch.get_rng_state()
     a = draw_block(ring, 2, 50, RunStream(4), torch.float32)
@@ -85,15 +85,23 @@ def test_run_streams_repeat_their_draws_and_leave_the_global_generator_alone():
     assert [tuple(x.shape) for x in a] == [(100, 50, 2), (100, 50, 2), (100, 50, 2), (100, 50, 1)]
 
 
-@pytest.mark.parametrize("name", ["two_gaussians", "ring", "grid"])
-def test_draws_have_the_mixture_moments_of_torch_distributions(name):
+@pytest.mark.parametrize("name", ["two_gaussians", "ring", "grid", "pacgan_ring", "pacgan_grid"])
+def test_draws_have_the_mixture_moments_and_pick_the_samples_uniformly(name):
     target = make_target(name)
-    real, critic_noise, _, mix = draw_block(target, 2, 400, RunStream(0), torch.float64)
-    real, n = real.reshape(-1, 2), real.shape[0] * real.shape[1]  # 40,000 draws
+    data = training_set(target, 100_000, RunStream(1), torch.float64)
     law = target.distribution(torch.float64)
-    spread = (law.variance / n).sqrt()
-    assert ((real.mean(dim=0) - law.mean).abs() < 4 * spread).all()
-    assert ((real.var(dim=0) / law.variance - 1).abs() < 0.03).all()
+    spread = (law.variance / len(data)).sqrt()  # the n samples have the mixture's moments
+    assert ((data.mean(dim=0) - law.mean).abs() < 4 * spread).all()
+    assert ((data.var(dim=0) / law.variance - 1).abs() < 0.03).all()
+    # minibatches from a set of 50 points: each drawn 800 times out of 40,000 (binomial std 28)
+    small = data[:50]
+    real, critic_noise, _, mix = draw_block(small, 2, 400, RunStream(0), torch.float64)
+    hits = (real.reshape(-1, 1, 2) == small).all(dim=2)
+    assert (hits.sum(dim=1) == 1).all()  # every draw is one of the set's points
+    counts = hits.sum(dim=0).double()
+    assert ((counts - 800).abs() < 5 * 28).all()
+    chi2 = float(((counts - 800) ** 2 / 800).sum())  # 49 degrees of freedom: mean 49, std 9.9
+    assert chi2 < 49 + 5 * 9.9
     noise = critic_noise.reshape(-1, 2)
     assert noise.mean(dim=0).abs().max() < 0.03 and (noise.var(dim=0) - 1).abs().max() < 0.03
     assert 0 <= mix.min() and mix.max() <= 1 and abs(float(mix.mean()) - 0.5) < 0.01

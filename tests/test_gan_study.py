@@ -28,6 +28,7 @@ BASE = GANConfig(iterations=20, snapshot_every=10, eval_samples=50, batch_size=2
         (GANConfig, {"depth": 0}, "depth"),
         (GANConfig, {"iterations": True}, "iterations"),
         (GANConfig, {"target": "spiral"}, "target"),
+        (GANConfig, {"train_samples": 0}, "train_samples"),
         (GANComparisonConfig, {"seeds": (1, 1)}, "seeds"),
         (GANComparisonConfig, {"variants": (("a", ()), ("a", ()))}, "variants"),
         (GANQualityConfig, {"quality_variant": (("depth", -1),)}, "quality_variant: depth"),
@@ -80,37 +81,24 @@ def test_a_study_is_summarised_over_its_seeds(tmp_path, monkeypatch):
     assert table.count("\n") == 3 and "| ring | clip |" in table and "0 of 2" in table
 
 
-def test_the_quality_runs_train_each_shape_as_one_stack_and_report_their_goal(
-    tmp_path, monkeypatch
-):
+def test_the_quality_runs_train_as_one_stack_and_report_their_goal(tmp_path, monkeypatch):
     monkeypatch.setenv("RESULTS_DIR", str(tmp_path))
     q = GANQualityConfig(
-        seeds=(1, 2),
-        eval_samples=50,
-        workers=1,
-        long_iterations=20,
-        deep_iterations=10,
-        snapshots=2,
-        deep_width=8,
+        seeds=(1, 2), eval_samples=50, workers=1, deep_iterations=10, snapshots=2, deep_width=8
     )
     runs = run_quality(q)
-    assert set(runs) == {"long", "deep"} and set(runs["long"]) == {
-        (t, s) for t in ("ring", "grid") for s in (1, 2)
-    }
-    deep = runs["deep"][("ring", 1)]
-    assert (
-        deep.config.depth == 3
-        and deep.config.lr_decay
-        and deep.history.snapshot_iterations == [0, 5, 10]
-    )
-    configs = [run.config for shape in runs.values() for run in shape.values()]
-    assert sorted(map(len, stacks(configs, workers=1))) == [4, 4]  # one stack per shape
-    long = [runs["long"][("ring", s)] for s in (1, 2)]
-    slopes = end_slope(long)
-    h = long[0].history
-    expected = 1_000 * (h.high_quality[-1] - h.high_quality[-2]) / 10
+    assert set(runs) == {(t, s) for t in ("pacgan_ring", "pacgan_grid") for s in (1, 2)}
+    deep = runs[("pacgan_ring", 1)]
+    assert deep.config.depth == 3 and deep.config.lr_decay
+    assert deep.history.snapshot_iterations == [0, 5, 10]
+    configs = [run.config for run in runs.values()]
+    assert sorted(map(len, stacks(configs, workers=1))) == [4]  # one stack
+    ring = [runs[("pacgan_ring", s)] for s in (1, 2)]
+    slopes = end_slope(ring)
+    h = ring[0].history
+    expected = 1_000 * (h.high_quality[-1] - h.high_quality[-2]) / 5
     assert slopes.values[0] == pytest.approx(expected)
-    summary = summarise(long)
+    summary = summarise(ring)
     assert not goal_met(summary, 8, PERFECT_SHARE + 0.01)  # above a perfect generator: never met
 
 

@@ -54,6 +54,18 @@ def test_smallest_gap_picks_the_closest_pair(summaries):
     assert closest.higher is summaries[("B", 0.1)] and math.isclose(closest.points, 39.0)
 
 
+def test_smallest_gap_fails_when_any_pair_fails_even_a_wider_one():
+    s = {
+        ("A", 0.1): SeedStats((0.90, 0.91, 0.92)),  # mean .91, std .01
+        ("B", 0.1): SeedStats((0.50, 0.70, 0.90)),  # mean .70, std .20: gap 21 < spread 21.0+
+        ("C", 0.1): SeedStats((0.80, 0.81, 0.82)),  # mean .81, std .01: gap 10 > spread 2
+    }
+    # C is the closer pair by size, but B's wider spread is what the rule cannot rank
+    least = smallest_gap(s, ("A",), ("B", "C"), 0.1)
+    assert least.lower is s[("B", 0.1)] and not least.exceeds_spread
+    assert smallest_gap(s, ("A",), ("C",), 0.1).exceeds_spread
+
+
 def test_tied_with_best_and_the_table_bold_the_same_cells(summaries):
     # D has the best mean but one seed, so nothing can be ranked below it except by a gap
     # over the others' spread alone: A, B and C are all compared with D's single run.

@@ -111,19 +111,13 @@ def run_study(variants: tuple, targets: tuple, seeds: tuple, workers: int = 1, *
 
 def run_comparison(study: GANComparisonConfig) -> dict[tuple[str, str, int], TrainingRun]:
     """The Lipschitz methods side by side: every variant on every target from every seed."""
-    n, samples = study.iterations, study.eval_samples
     runs = (study.variants, study.targets, study.seeds, study.workers)
-    return run_study(*runs, iterations=n, snapshot_every=n, eval_samples=samples)
+    return run_study(*runs, **study.settings())
 
 
-def run_quality(study: GANQualityConfig) -> dict[str, dict[tuple[str, int], TrainingRun]]:
-    """The quality runs, ``{"long": ..., "deep": ...}``, each keyed (target, seed): every target
-    and seed of one network shape share a stack (split over the workers)."""
-    shapes = {"long": study.long_settings(), "deep": study.deep_settings()}
-    runs = {}
-    for shape, settings in shapes.items():
-        found = run_study(
-            ((shape, ()),), study.quality_targets, study.seeds, study.workers, **settings
-        )
-        runs[shape] = {(target, seed): run for (_, target, seed), run in found.items()}
-    return runs
+def run_quality(study: GANQualityConfig) -> dict[tuple[str, int], TrainingRun]:
+    """The quality runs keyed (target, seed), all in one stack split over the workers."""
+    variant = (("deep", ()),)
+    found = run_study(variant, study.quality_targets, study.seeds, study.workers,
+                      **study.deep_settings())  # fmt: skip
+    return {(target, seed): run for (_, target, seed), run in found.items()}

@@ -4,12 +4,13 @@ The critic ascends and the generator descends the stochastic estimate of eq. 2,
 
 .. math:: \\hat F(x, y) = \\frac1B \\sum_{i} d_y(a_i) - \\frac1B \\sum_{i} d_y(h_x(\\omega_i)),
 
-with :math:`a_i` drawn from the target and :math:`\\omega_i` from the noise (fresh draws every
-step: see :mod:`lib.gan.targets`). :func:`train_alternating` is eq. 3–4 and nothing else: every
-iteration k makes one critic step followed by the "clip" of eq. 3 (:func:`enforce_lipschitz`);
-the generator steps when ``k % n_critic == 0`` (eq. 4), against the critic just updated. Two
-``torch.optim.Adam`` with betas (0, 0.9) drive the two players; autograd fills ``.grad`` laid out
-like each parameter, as the fused Adam kernel (the fastest measured here) requires.
+with :math:`a_i` drawn uniformly from the run's n target samples (μ̂_n: see
+:mod:`lib.gan.targets`) and :math:`\\omega_i` from the noise. :func:`train_alternating` is
+eq. 3–4 and nothing else: every iteration k makes one critic step followed by the "clip" of
+eq. 3 (:func:`enforce_lipschitz`); the generator steps when ``k % n_critic == 0`` (eq. 4),
+against the critic just updated. Two ``torch.optim.Adam`` with betas (0, 0.9) drive the two
+players; autograd fills ``.grad`` laid out like each parameter, as the fused Adam kernel (the
+fastest measured here) requires.
 
 :func:`train_stack` wraps it to train R runs at once: runs whose settings are equal but for the
 seed and the target share one pair of networks with a run axis (:mod:`lib.gan.networks`); every
@@ -44,6 +45,7 @@ from lib.gan.targets import (
     draw_block,
     make_noise,
     make_target,
+    training_set,
 )
 from lib.runtime import cpu_threads
 
@@ -258,6 +260,8 @@ class _Stack:
         self.targets = [make_target(c.target) for c in configs]
         self.boxes = [plot_box(t) for t in self.targets]
         self.streams = [RunStream(c.seed) for c in configs]
+        n = self.config.train_samples
+        self.data = [training_set(t, n, s, dtype) for t, s in zip(self.targets, self.streams)]
         self.eval_streams = [RunStream(c.seed + EVALUATION_STREAM) for c in configs]
         self.histories = [History(stacked_with=len(configs)) for _ in configs]
         self.trace = torch.zeros(self.config.iterations, len(configs), dtype=dtype)
@@ -271,8 +275,8 @@ class _Stack:
         """Iteration k's real, critic noise, generator noise and mix, each (R, batch, ·)."""
         if k % BLOCK == 0:
             sizes = (self.config.noise_dim, self.config.batch_size)
-            pairs = zip(self.targets, self.streams)
-            blocks = [draw_block(target, *sizes, stream, self.dtype) for target, stream in pairs]
+            pairs = zip(self.data, self.streams)
+            blocks = [draw_block(data, *sizes, stream, self.dtype) for data, stream in pairs]
             self.block = [torch.stack(parts, dim=1) for parts in zip(*blocks)]
         return tuple(b[k % BLOCK] for b in self.block)
 

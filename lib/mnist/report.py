@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -74,10 +73,14 @@ def smallest_gap(
     lower: Sequence[str],
     lr: float,
 ) -> Gap:
-    """Of every pair (one of ``higher``, one of ``lower``), the gap least in favour of ``higher``
-    (chosen by size; another pair may have a larger spread)."""
-    gaps = [gap(summaries, a, b, lr) for a in higher for b in lower]
-    return min(gaps, key=lambda g: g.points if not math.isnan(g.points) else -math.inf)
+    """Of every pair (one of ``higher``, one of ``lower``), the gap least in favour of ``higher``:
+    a pair the rule cannot rank first, else the one whose gap exceeds its spread by the least. So
+    the returned gap exceeds its spread only if every pair's does."""
+
+    def margin(g: Gap) -> tuple[bool, float]:
+        return g.exceeds_spread, g.points - g.spread if g.exceeds_spread else g.points
+
+    return min((gap(summaries, a, b, lr) for a in higher for b in lower), key=margin)
 
 
 def tied_with_best(summaries: AccuracyStats, lr: float) -> list[str]:
