@@ -1,12 +1,12 @@
 """Sphinx extension: a page never shows numbers from code or settings that changed since it ran.
 
-Sphinx re-reads (and myst-nb re-executes) a page only when its source file changed, but the
-pages compute with ``lib/`` and ``benchmarks/`` under the profile ``BOOK_PROFILE``. This
-extension hashes what the pages' numbers depend on (:func:`inputs`) and, when the hash differs
-from that of the last build that ended without errors or warnings, marks every page outdated, so
-that every build (``make html``, ``make pdf``, ``make handin`` or a plain
-``jupyter-book build book/``) executes the pages again. The stored runs under ``results/`` are
-keyed on the same code, so a page reloads what is still valid and retrains the rest.
+Sphinx re-reads (and myst-nb re-executes) a page only when its source file changed, but the pages
+compute with ``lib/`` and ``benchmarks/`` under the profile ``BOOK_PROFILE``, and the extensions of
+``book/_ext`` shape them. This extension hashes what the pages' numbers depend on (:func:`inputs`)
+and, when the hash differs from that of the last build that ended without errors or warnings, marks
+every page outdated, so that every build (``make html``, ``make pdf``, ``make handin`` or a plain
+``jupyter-book build book/``) executes the pages again. The stored runs under ``results/`` are keyed
+on the same code, so a page reloads what is still valid and retrains the rest.
 
 Pages built in the ``quick`` profile carry a warning where their numbers are; each clean build
 writes :data:`RECORD` (profile and hash) into its output folder, which the build check and the
@@ -28,6 +28,7 @@ from tools.buildcheck import link_pdf
 
 RECORD = "build-inputs.json"  # written into the builder's output folder
 SOURCES = (("lib", "**/*.py"), ("benchmarks", "**/*.py"), ("benchmarks", "results.json"))
+SOURCES += (("book/_ext", "*.py"),)  # the extensions shape what a page shows
 logger = logging.getLogger(__name__)
 QUICK_NOTE = (
     "Built in the quick profile (BOOK_PROFILE=quick): small sizes for tests, so the numbers on "

@@ -8,6 +8,9 @@
   target: where such a page is not part of the build, a reference to it or to one of its labels
   (labels on those pages start with the page's name, ``minimax-beyond...``) is printed as its
   text instead of failing the build. In the full book they are links, checked as usual.
+* The hand-in leaves out the sections written for readers of the book rather than its graders,
+  titled as in :data:`HANDIN_OMITS` (exercises, a pointer to part two); references to them are
+  printed as their text.
 * ``$AUTHOR`` (``make submission AUTHOR="Name Surname"``, or any build), when set, replaces
   ``author`` of ``_config.yml`` on the PDF's title page and in its metadata, and in the HTML
   pages. It changes no page's content, so no page is read again.
@@ -16,10 +19,31 @@
 import os
 
 from docutils import nodes
+from sphinx.transforms import SphinxTransform
 from sphinx.transforms.post_transforms import SphinxPostTransform
 from sphinx.util import texescape
 
 SECOND_PART = ("minimax_beyond", "gan_beyond", "performance")  # and the appendix page
+HANDIN_OMITS = ("Try it", "Beyond the homework")  # section titles the graders' PDF leaves out
+
+
+def _is_handin(env) -> bool:
+    return not any(page in env.found_docs for page in SECOND_PART)
+
+
+class OmitFromHandin(SphinxTransform):
+    """In the hand-in, remove the sections titled as in :data:`HANDIN_OMITS`."""
+
+    default_priority = 500  # after docutils moved labels onto their sections (260)
+
+    def apply(self, **kwargs):
+        if not _is_handin(self.env):
+            return
+        for section in list(self.document.findall(nodes.section)):
+            if section[0].astext() in HANDIN_OMITS:
+                self.env.handin_omitted = getattr(self.env, "handin_omitted", set())
+                self.env.handin_omitted.update(section["names"])
+                section.parent.remove(section)
 
 
 class DropHiddenInput(SphinxPostTransform):
@@ -38,6 +62,8 @@ class DropHiddenInput(SphinxPostTransform):
 
 
 def _text_for_second_part(app, env, node, contnode):
+    if node.get("reftarget") in getattr(env, "handin_omitted", ()):
+        return contnode
     target = str(node.get("reftarget", "")).lstrip("/").replace("-", "_")
     for page in SECOND_PART:
         if target.startswith(page) and page not in env.found_docs:
@@ -68,5 +94,6 @@ def setup(app):
     app.connect("builder-inited", _latex_author)
     app.connect("html-page-context", _html_author)
     app.add_post_transform(DropHiddenInput)
+    app.add_transform(OmitFromHandin)
     app.connect("missing-reference", _text_for_second_part)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

@@ -129,7 +129,7 @@ class GANComparisonConfig(_Profiled):
     targets: tuple[str, ...] = ("two_gaussians", "ring", "grid")
     seeds: tuple[int, ...] = (1, 2, 3)
     iterations: int = 14_000  # critic steps per run (its SN runs are the homework's); budget-sized
-    snapshot_every: int = 7_000  # iterations between recorded metrics and samples
+    snapshot_every: int = 2_000  # iterations between recorded metrics and samples
     eval_samples: int = 1_000  # samples behind each snapshot's metrics (the exact W1 is costly)
     workers: int = 2  # processes training stacks in parallel
     # one process: starting workers costs more than it saves
