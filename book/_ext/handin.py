@@ -1,8 +1,10 @@
-"""Sphinx extension: the PDF shows no hidden code, and the hand-in builds without part two.
+"""Sphinx extension: the PDF shows no hidden code and breaks no listing, and the hand-in builds
+without part two.
 
 * ``hide-input`` puts a cell's code behind a toggle in the HTML pages. A PDF has no toggle and
   would print the code in full, so in LaTeX the input of such a cell is dropped (its output,
   a figure, stays).
+* A code block that fits on a page is not split across two (the graded listings read whole).
 * The hand-in (``make submission``) builds the graded chapters alone from ``_toc_handin.yml``.
   Their links into the book's second part, the pages named in :data:`SECOND_PART`, then have no
   target: where such a page is not part of the build, a reference to it or to one of its labels
@@ -25,6 +27,7 @@ from sphinx.util import texescape
 
 SECOND_PART = ("minimax_beyond", "gan_beyond", "performance")  # and the appendix page
 HANDIN_OMITS = ("Try it", "Beyond the homework")  # section titles the graders' PDF leaves out
+LONGEST_WHOLE = 45  # lines of the longest code block kept on one page of the PDFs
 
 
 def _is_handin(env) -> bool:
@@ -44,6 +47,22 @@ class OmitFromHandin(SphinxTransform):
                 self.env.handin_omitted = getattr(self.env, "handin_omitted", set())
                 self.env.handin_omitted.update(section["names"])
                 section.parent.remove(section)
+
+
+class KeepListingsWhole(SphinxPostTransform):
+    """In LaTeX, set each code block of at most :data:`LONGEST_WHOLE` lines in an unbreakable box,
+    so that it moves whole to the next page rather than split across two."""
+
+    default_priority = 200
+    formats = ("latex",)
+
+    def run(self, **kwargs):
+        for block in list(self.document.findall(nodes.literal_block)):
+            if block.astext().count("\n") < LONGEST_WHOLE:
+                parent, index = block.parent, block.parent.index(block)
+                start = "\\par\\noindent\\begin{minipage}{\\linewidth}"
+                parent.insert(index, nodes.raw("", start, format="latex"))
+                parent.insert(index + 2, nodes.raw("", "\\end{minipage}\\par", format="latex"))
 
 
 class DropHiddenInput(SphinxPostTransform):
@@ -94,6 +113,7 @@ def setup(app):
     app.connect("builder-inited", _latex_author)
     app.connect("html-page-context", _html_author)
     app.add_post_transform(DropHiddenInput)
+    app.add_post_transform(KeepListingsWhole)
     app.add_transform(OmitFromHandin)
     app.connect("missing-reference", _text_for_second_part)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
