@@ -113,3 +113,19 @@ def test_author_replaces_the_configured_one_on_the_title_page_and_in_the_pages(m
     context = {"author": "Ada Lovelace"}
     handin._html_author(None, "intro", "page.html", context, None)
     assert context["author"] == "Søren Ørsted & Co_"
+
+
+def test_the_hand_in_prints_links_into_part_two_as_text_and_names_bare_labels():
+    from docutils import nodes
+
+    env = SimpleNamespace(found_docs={"intro", "gan"})  # the hand-in: no part two
+    text = nodes.inline("the runs there", "the runs there")
+    explicit = {"reftarget": "gan-beyond-quality", "refexplicit": True}
+    assert handin._text_for_second_part(None, env, explicit, text) is text
+    bare = handin._text_for_second_part(None, env, {"reftarget": "gan-beyond-quality"}, text)
+    assert bare.astext() == "the book's second part"
+    appendix = handin._text_for_second_part(None, env, {"reftarget": "performance"}, text)
+    assert appendix.astext() == "the book's appendix"
+    assert handin._text_for_second_part(None, env, {"reftarget": "gan-nowhere"}, text) is None
+    env.found_docs.add("gan_beyond")  # the full book: a missing label there fails as usual
+    assert handin._text_for_second_part(None, env, {"reftarget": "gan-beyond-x"}, text) is None

@@ -9,7 +9,8 @@ without part two.
   Their links into the book's second part, the pages named in :data:`SECOND_PART`, then have no
   target: where such a page is not part of the build, a reference to it or to one of its labels
   (labels on those pages start with the page's name, ``minimax-beyond...``) is printed as its
-  text instead of failing the build. In the full book they are links, checked as usual.
+  text (or, for a bare label, as "the book's second part") instead of failing the build. In the
+  full book they are links, checked as usual.
 * The hand-in leaves out the sections written for readers of the book rather than its graders,
   titled as in :data:`HANDIN_OMITS` (exercises, a pointer to part two); references to them are
   printed as their text.
@@ -86,7 +87,11 @@ def _text_for_second_part(app, env, node, contnode):
     target = str(node.get("reftarget", "")).lstrip("/").replace("-", "_")
     for page in SECOND_PART:
         if target.startswith(page) and page not in env.found_docs:
-            return contnode
+            if node.get("refexplicit"):
+                return contnode
+            # a reference by label alone would print the label: name the place instead
+            where = "the book's appendix" if page == "performance" else "the book's second part"
+            return nodes.inline(where, where)
     return None  # any other missing reference fails as usual
 
 
