@@ -47,10 +47,10 @@ def code_digest(modules: Sequence[str]) -> str:
     return digest.hexdigest()
 
 
-def _umask() -> int:
-    umask = os.umask(0)
+def give_usual_mode(path: Path) -> None:
+    umask = os.umask(0)  # read the umask: os offers no getter
     os.umask(umask)
-    return umask
+    path.chmod(0o666 & ~umask)  # mkstemp's files are the owner's alone: the user's usual mode
 
 
 def check_writable(folder: Path) -> None:
@@ -119,7 +119,7 @@ class Entry:
         try:
             with os.fdopen(fd, "wb") as file:
                 torch.save(record, file)
-            Path(temp).chmod(0o666 & ~_umask())  # mkstemp's files are the owner's alone
+            give_usual_mode(Path(temp))
             os.replace(temp, self.path)
         except BaseException:
             Path(temp).unlink(missing_ok=True)

@@ -34,6 +34,7 @@ from pathlib import Path
 import yaml
 from anyascii import anyascii
 
+from lib.cache import give_usual_mode
 from lib.config import repo_root
 
 ARCHIVE_TEMPLATE = "ee556_2021_hw2_{name}.zip"
@@ -249,13 +250,6 @@ def check_archive(archive: Path, root: Path) -> Path:
     return archive
 
 
-def _readable(path: Path) -> None:
-    # mkstemp creates files readable by their owner alone: give them the user's usual mode
-    umask = os.umask(0)
-    os.umask(umask)
-    path.chmod(0o666 & ~umask)
-
-
 def build(root: Path, out_dir: Path, pdf: Path | None = None, author: str | None = None) -> Path:
     """Write the archive into ``out_dir``, with a copy of its PDF beside it; return its path.
 
@@ -278,7 +272,7 @@ def build(root: Path, out_dir: Path, pdf: Path | None = None, author: str | None
             for path in members(root):
                 archive.write(root / path, path.as_posix())
         check_archive(Path(temp), root)
-        _readable(Path(temp))
+        give_usual_mode(Path(temp))
         os.replace(temp, target)
     except BaseException:
         Path(temp).unlink(missing_ok=True)
